@@ -1,4 +1,12 @@
-"""Shared test helpers: golden-table loading."""
+"""Shared test machinery.
+
+Golden tables: mark a test ``@pytest.mark.golden("ids")`` and give it a ``row``
+argument; it is run once per row of ``tests/golden/ids.tsv``.  The file is tab
+separated with a header; columns ``input``, ``expected`` and ``note`` are
+required and more (``reason``, ``id_type`` ...) may follow.  ``\\N`` stands for
+null; lines starting with ``#`` are comments.  (A hook rather than an import,
+because tests run in importlib mode against the installed package.)
+"""
 
 from __future__ import annotations
 
@@ -11,13 +19,7 @@ GOLDEN_DIR = Path(__file__).parent / "golden"
 NULL = r"\N"
 
 
-def golden(name: str) -> list:
-    """Rows of ``tests/golden/<name>.tsv`` as ``pytest.param``s with readable ids.
-
-    The file is tab separated with a header; columns ``input``, ``expected`` and
-    ``note`` are required, more (``reason``, ``id_type`` ...) may follow.  ``\\N``
-    stands for null; lines starting with ``#`` are comments.
-    """
+def load_golden(name: str) -> list:
     path = GOLDEN_DIR / f"{name}.tsv"
     with path.open(encoding="utf-8", newline="") as f:
         lines = [line for line in f if line.strip() and not line.startswith("#")]
@@ -29,4 +31,12 @@ def golden(name: str) -> list:
     for i, row in enumerate(reader, start=1):
         row = {k: (None if v == NULL else v) for k, v in row.items()}
         params.append(pytest.param(row, id=f"{i}-{row['note'] or row['input']}"))
+    if not params:
+        raise ValueError(f"{path.name}: no rows")
     return params
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    marker = metafunc.definition.get_closest_marker("golden")
+    if marker is not None:
+        metafunc.parametrize("row", load_golden(marker.args[0]))

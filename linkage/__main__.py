@@ -1,0 +1,3 @@
+from linkage.cli import main
+
+main()
