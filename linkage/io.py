@@ -87,17 +87,7 @@ def read_records(
     Without a ``source`` column the file's stem (or ``source``) names the
     department; without ``record_id`` the 1-based row number is used.
     """
-    path = Path(path)
-    if not path.exists():
-        raise InputFileError(f"{path}: no such file")
-    fmt = file_format or detect_format(path)
-    try:
-        frame = _read(path, fmt, encoding)
-    except InputFileError:
-        raise
-    except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
-        raise InputFileError(f"{path}: cannot read as {fmt}: {exc}") from None
-    return conform(frame, default_source=source or path.stem)
+    return read_source(path, default_source=source, encoding=encoding, file_format=file_format)
 
 
 def _read(path: Path, fmt: FileFormat, encoding: str | None) -> pl.DataFrame:
@@ -109,7 +99,6 @@ def _read(path: Path, fmt: FileFormat, encoding: str | None) -> pl.DataFrame:
             infer_schema=False,
             separator=separator,
             truncate_ragged_lines=True,
-            missing_utf8_is_empty_string=False,
         )
     if fmt == "parquet":
         return pl.read_parquet(path)
@@ -159,3 +148,52 @@ def _flat(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(
         pl.col(n).list.join("|") for n, t in frame.schema.items() if isinstance(t, pl.List)
     )
+
+
+def read_source(
+    path: str | Path,
+    *,
+    name: str | None = None,
+    default_source: str | None = None,
+    columns: dict[str, str] | None = None,
+    encoding: str | None = None,
+    file_format: FileFormat | None = None,
+) -> pl.DataFrame:
+    """Read one department extract, renaming its columns onto the canonical schema.
+
+    ``columns`` maps canonical names to the department's own (``{"name": "XM"}``);
+    a mapped column missing from the file raises InputFileError naming both.
+    ``name`` overrides the ``source`` column; ``default_source`` (else the
+    file's stem) fills it only where the file has none.
+    """
+    path = Path(path)
+    fmt = file_format or detect_format(path)
+    if not path.exists():
+        raise InputFileError(f"{path}: no such file")
+    try:
+        frame = _read(path, fmt, encoding)
+    except InputFileError:
+        raise
+    except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
+        raise InputFileError(f"{path}: cannot read as {fmt}: {exc}") from None
+    if columns:
+        absent = {canon: own for canon, own in columns.items() if own not in frame.columns}
+        if absent:
+            raise InputFileError(
+                f"{path}: mapped column(s) not in the file: "
+                + ", ".join(f"{canon} <- {own!r}" for canon, own in absent.items())
+                + f" (the file has {frame.columns})"
+            )
+        clashing = [c for c in columns if c in frame.columns and c not in columns.values()]
+        frame = frame.drop(clashing).rename({own: canon for canon, own in columns.items()})
+    frame = conform(frame, default_source=name or default_source or path.stem)
+    if name is not None:
+        frame = frame.with_columns(pl.lit(name, dtype=pl.String).alias(schema.SOURCE))
+    return frame
+
+
+def concat_sources(frames: list[pl.DataFrame]) -> pl.DataFrame:
+    """Stack department extracts; columns one source lacks are null for its rows."""
+    if not frames:
+        raise InputFileError("no input files given")
+    return pl.concat(frames, how="diagonal_relaxed")

@@ -76,7 +76,19 @@ def normalize_frame(frame: pl.DataFrame, *, progress: Progress | None = None) ->
     out = out.hstack(ethnicity_columns(out))
     note(s.ADDRESS)
     out = out.hstack(address_columns(out))
-    return out.with_columns(_record_reason())
+    return out.with_columns(_best_values()).with_columns(_record_reason())
+
+
+def _best_values() -> list[pl.Expr]:
+    return [
+        pl.coalesce(s.BIRTH_DATE_NORM, s.ID_BIRTH_DATE).alias(s.DOB),
+        pl.coalesce(s.SEX_NORM, s.ID_SEX).alias(s.SEX_BEST),
+        pl.concat_list(
+            pl.when(pl.col(s.NAME_PINYIN).is_not_null()).then(pl.concat_list(s.NAME_PINYIN))
+            .otherwise(pl.lit([], dtype=pl.List(pl.String))),
+            pl.col(s.NAME_LATIN_KEYS).fill_null(pl.lit([], dtype=pl.List(pl.String))),
+        ).list.unique(maintain_order=True).alias(s.NAME_KEYS),
+    ]
 
 
 def _record_reason() -> pl.Expr:
@@ -140,6 +152,9 @@ def normalize_record(record: Mapping[str, Any]) -> dict[str, Any]:
     a = normalize_address(raw[s.ADDRESS], id_region=i.region)
     out.update({s.ADDRESS_NORM: a.norm, s.ADDRESS_PROVINCE: a.province, s.ADDRESS_CITY: a.city,
                 s.ADDRESS_COUNTY: a.county, s.ADDRESS_REASON: a.reason.value})
+    out[s.DOB] = d.value if d.value is not None else i.birth_date
+    out[s.SEX_BEST] = x.value if x.value is not None else i.sex
+    out[s.NAME_KEYS] = list(dict.fromkeys(([n.pinyin] if n.pinyin else []) + list(ln.keys)))
     usable = bool(i.key or i.mask_pattern or i.repairs or n.norm or ln.keys)
     if raw[s.SOURCE] is None or raw[s.RECORD_ID] is None:
         out[s.RECORD_REASON] = Reason.RECORD_MISSING_KEY.value

@@ -81,8 +81,28 @@ ADDRESS_REASON: Final = "address_reason"
 ETHNICITY_NORM: Final = "ethnicity_norm"  # GB 3304 two-digit code: "01" Han ...
 ETHNICITY_REASON: Final = "ethnicity_reason"
 
+# best available values, combining the record's own field with what its ID says
+DOB: Final = "dob"                  # pl.Date: birth_date_norm, else the ID's birth date
+SEX_BEST: Final = "sex_best"        # "M"/"F": sex_norm, else the ID's sex
+NAME_KEYS: Final = "name_keys"      # list[str]: name_pinyin plus name_latin_keys, for Han-vs-Latin matching
+
 # whole record
 RECORD_REASON: Final = "record_reason"  # null when linkable, else a rejecting Reason
+
+# ------------------------------------------------------------ blocking keys
+KEY_ID_CANDIDATES: Final = "key_id_candidates"  # list[str]: id_key, plus "RESIDENT:<repair>" per repair
+KEY_ID_MASK: Final = "key_id_mask"  # "<first 4>..<last 4>" of a resident ID, full or masked
+
+# ---------------------------------------------------- pairs, scores, persons
+ROW_L: Final = "row_l"              # UInt32 row_id of the left record (row_l < row_r)
+ROW_R: Final = "row_r"
+RULE: Final = "rule"                # name of the first blocking rule that produced the pair
+GAMMA_PREFIX: Final = "gamma_"      # comparison vector column: gamma_<comparison name>, Int8 level
+MATCH_WEIGHT: Final = "match_weight"  # log2 Bayes factor incl. prior
+MATCH_PROBABILITY: Final = "match_probability"
+CLUSTER_ID: Final = "cluster_id"    # UInt32 cluster of one run (not stable)
+PERSON_ID: Final = "person_id"      # stable, opaque person identifier
+RUN_ID: Final = "run_id"
 
 REASON_COLUMNS: Final[dict[str, str]] = {
     ID_NUMBER: ID_REASON,
