@@ -11,9 +11,16 @@ because tests run in importlib mode against the installed package.)
 from __future__ import annotations
 
 import csv
+import sys
 from pathlib import Path
 
 import pytest
+
+# benchmarks/ is not part of the wheel: make the checkout's copy importable.  Appended,
+# not prepended, so the installed normalizers/blocking/linkage still win over the source tree.
+_ROOT = str(Path(__file__).resolve().parents[1])
+if _ROOT not in sys.path:
+    sys.path.append(_ROOT)
 
 GOLDEN_DIR = Path(__file__).parent / "golden"
 NULL = r"\N"
