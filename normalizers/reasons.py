@@ -44,6 +44,9 @@ class Reason(StrEnum):
     NAME_PLACEHOLDER = "NAME_PLACEHOLDER"
     NAME_NO_LETTERS = "NAME_NO_LETTERS"
     NAME_TOO_LONG = "NAME_TOO_LONG"
+    NAME_MASKED = "NAME_MASKED"
+    NAME_OTHER_SCRIPT = "NAME_OTHER_SCRIPT"
+    NAME_HAN_IN_LATIN_FIELD = "NAME_HAN_IN_LATIN_FIELD"
 
     # dates
     DATE_AMBIGUOUS_DAY_MONTH = "DATE_AMBIGUOUS_DAY_MONTH"
@@ -52,6 +55,7 @@ class Reason(StrEnum):
     DATE_IMPOSSIBLE = "DATE_IMPOSSIBLE"
     DATE_OUT_OF_RANGE = "DATE_OUT_OF_RANGE"
     DATE_UNPARSEABLE = "DATE_UNPARSEABLE"
+    DATE_PLACEHOLDER = "DATE_PLACEHOLDER"
 
     # sex
     SEX_UNKNOWN = "SEX_UNKNOWN"
@@ -112,12 +116,16 @@ REASON_DOCS: dict[Reason, str] = {
     Reason.NAME_PLACEHOLDER: "The name is a placeholder (无, 不详, 某某, test, N/A ...), not a name.",
     Reason.NAME_NO_LETTERS: "The name contains no letters at all.",
     Reason.NAME_TOO_LONG: "The name is longer than any personal name (over 40 characters).",
+    Reason.NAME_MASKED: "The given name (or the whole name) is masked or lost (张某, 张某某, 张*, 李XX, 王?); only a visible surname is kept.",
+    Reason.NAME_OTHER_SCRIPT: "The name is written only in a script other than Han or Latin (Cyrillic, kana, Hangul, Arabic ...); it cannot be matched as a Han name.",
+    Reason.NAME_HAN_IN_LATIN_FIELD: "The romanized-name field holds a Han name; it is treated as name.",
     Reason.DATE_AMBIGUOUS_DAY_MONTH: "Day and month could be swapped (both <= 12 in a slashed or dotted form); the reading given is the most likely one.",
     Reason.DATE_YEAR_ONLY: "Only the year is known; the canonical date is null and the year is kept.",
     Reason.DATE_YEAR_MONTH_ONLY: "Only year and month are known; the canonical date is null and the year is kept.",
     Reason.DATE_IMPOSSIBLE: "The parts form no calendar date (month 13, 30 February ...).",
     Reason.DATE_OUT_OF_RANGE: "The date is before 1880 or in the future.",
     Reason.DATE_UNPARSEABLE: "No known date format matches.",
+    Reason.DATE_PLACEHOLDER: "A system default, not a birth date: 1900-01-01, 1899-12-30/31 (Excel and SQL zero dates) or all zeros.",
     Reason.SEX_UNKNOWN: "GB/T 2261.1 code 0: sex not known.",
     Reason.SEX_UNSPECIFIED: "GB/T 2261.1 code 9: sex not stated.",
     Reason.SEX_UNRECOGNIZED: "The value is not a sex code or word we know.",
@@ -150,11 +158,14 @@ _REJECTING = frozenset(
         Reason.NAME_PLACEHOLDER,
         Reason.NAME_NO_LETTERS,
         Reason.NAME_TOO_LONG,
+        Reason.NAME_MASKED,
+        Reason.NAME_OTHER_SCRIPT,
         Reason.DATE_YEAR_ONLY,
         Reason.DATE_YEAR_MONTH_ONLY,
         Reason.DATE_IMPOSSIBLE,
         Reason.DATE_OUT_OF_RANGE,
         Reason.DATE_UNPARSEABLE,
+        Reason.DATE_PLACEHOLDER,
         Reason.SEX_UNKNOWN,
         Reason.SEX_UNSPECIFIED,
         Reason.SEX_UNRECOGNIZED,
