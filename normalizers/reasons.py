@@ -31,7 +31,6 @@ class Reason(StrEnum):
     ID_BAD_CHARACTERS = "ID_BAD_CHARACTERS"
     ID_BAD_BIRTH_DATE = "ID_BAD_BIRTH_DATE"
     ID_UNKNOWN_REGION = "ID_UNKNOWN_REGION"
-    ID_RETIRED_REGION = "ID_RETIRED_REGION"
     ID_TYPE_MISMATCH = "ID_TYPE_MISMATCH"
     ID_UNRECOGNIZED = "ID_UNRECOGNIZED"
 
@@ -105,7 +104,6 @@ REASON_DOCS: dict[Reason, str] = {
     Reason.ID_BAD_CHARACTERS: "The ID contains characters no known document uses.",
     Reason.ID_BAD_BIRTH_DATE: "The birth date embedded in a resident ID is not a real calendar date in a plausible range.",
     Reason.ID_UNKNOWN_REGION: "The 6-digit region code of a resident ID was never issued under GB/T 2260 (1981-2024).",
-    Reason.ID_RETIRED_REGION: "The region code of a resident ID is retired; the ID is valid and the code is mapped forward to its successor.",
     Reason.ID_TYPE_MISMATCH: "The declared id_type disagrees with the document kind inferred from the number; the number wins.",
     Reason.ID_UNRECOGNIZED: "The value does not match any known identity document format.",
     Reason.NAME_TRADITIONAL_CONVERTED: "Traditional characters were converted to simplified (OpenCC t2s).",
