@@ -20,6 +20,7 @@ from normalizers import schema as S
 # truth columns besides source and record_id
 TRUTH_PERSON_ID = "person_id"
 TRUTH_HARD_CASE = "hard_case"
+TRUTH_HARD_GROUP = "hard_group"  # the planted pair a hard-case record belongs to
 TRUTH_ERRORS = "errors"
 
 # document labels as departments write them: (full, short)

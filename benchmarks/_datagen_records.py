@@ -26,6 +26,7 @@ from benchmarks._datagen_departments import (
     RESIDENT_FORM_DOCS,
     TRUTH_ERRORS,
     TRUTH_HARD_CASE,
+    TRUTH_HARD_GROUP,
     TRUTH_PERSON_ID,
     Dept,
     assign,
@@ -436,14 +437,24 @@ def build_department(
         .when((hard == P.RECYCLED_PHONE) & shows_recycled)
         .then(hard)
     )
+    # A planted pair is one group: named after the smaller person index of the two partners.
+    own = pl.col(P.PERSON_ID).str.slice(1).cast(pl.Int64)
+    group = pl.min_horizontal(own, pl.col(P.PARTNER))
     out = b.rec.frame.with_columns(
         pl.lit(dept.source).alias(S.SOURCE),
         _record_ids(b).alias(S.RECORD_ID),
         label.alias(TRUTH_HARD_CASE),
+        pl.when(label.is_not_null())
+        .then(pl.lit("G") + group.cast(pl.String).str.zfill(8))
+        .alias(TRUTH_HARD_GROUP),
         b.rec.errors_column(TRUTH_ERRORS),
     )
     return out.select(
-        *S.RAW_COLUMNS, pl.col(P.PERSON_ID).alias(TRUTH_PERSON_ID), TRUTH_HARD_CASE, TRUTH_ERRORS
+        *S.RAW_COLUMNS,
+        pl.col(P.PERSON_ID).alias(TRUTH_PERSON_ID),
+        TRUTH_HARD_CASE,
+        TRUTH_HARD_GROUP,
+        TRUTH_ERRORS,
     )
 
 

@@ -73,6 +73,7 @@ TRUTH_COLUMNS: tuple[str, ...] = (
     S.RECORD_ID,
     D.TRUTH_PERSON_ID,
     D.TRUTH_HARD_CASE,
+    D.TRUTH_HARD_GROUP,
     D.TRUTH_ERRORS,
 )
 RECORDS_PER_PERSON = 2.5  # measured mean; used to size a run from a target record count

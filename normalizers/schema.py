@@ -104,6 +104,10 @@ CLUSTER_ID: Final = "cluster_id"    # UInt32 cluster of one run (not stable)
 PERSON_ID: Final = "person_id"      # stable, opaque person identifier
 RUN_ID: Final = "run_id"
 
+# ------------------------------------------------------------- ground truth
+HARD_CASE: Final = "hard_case"      # kind of planted trap (twins, same_name_birthday ...) or null
+HARD_GROUP: Final = "hard_group"    # the planted group: its records belong to different persons
+
 REASON_COLUMNS: Final[dict[str, str]] = {
     ID_NUMBER: ID_REASON,
     NAME: NAME_REASON,
