@@ -111,6 +111,37 @@ def sample(
     _console(quiet).print(f"wrote {records:,} sample records -> {path}")
 
 
+@app.command()
+def evaluate(
+    truth: Annotated[Path, typer.Option(help="Ground truth: source, record_id, person_id [, hard_case, hard_group].")],
+    pred: Annotated[Path, typer.Option(help="Predicted crosswalk: source, record_id, person_id.")],
+    pairs: Annotated[
+        Optional[Path], typer.Option(help="Candidate pairs (row_l, row_r as truth row numbers) for blocking recall.")
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")] = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Score a crosswalk against ground truth: pairwise and B-cubed P/R/F1, per source, hard cases."""
+    import json
+
+    from linkage.evaluate import evaluate as run_evaluation
+    from linkage.evaluate import report_table
+    from linkage.io import read_records
+
+    console = _console(quiet)
+    try:
+        truth_frame = read_records(truth)
+        pred_frame = read_records(pred)
+        pair_frame = read_records(pairs) if pairs is not None else None
+        report = run_evaluation(truth_frame, pred_frame, candidate_pairs=pair_frame)
+    except LinkageError as exc:
+        raise _fail(console, exc) from None
+    if json_out:
+        typer.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        console.print(report_table(report))
+
+
 def _reason_table(counts, total: int) -> Table:
     table = Table(title="Reason codes per field", show_lines=False)
     table.add_column("field")
