@@ -1,0 +1,866 @@
+"""Comparisons: how two records agree on one aspect, as one small integer level per pair.
+
+A comparison is a frozen, declarative object.  Level 0 is always ``"null"`` (one
+side has no information: weight 0); levels 1.. run from the strongest agreement
+to disagreement, and the first level whose condition holds wins.  The
+Fellegi-Sunter model learns an m and a u probability per level.
+
+:func:`comparison_vectors` gathers the records' columns for each candidate pair
+and adds one ``gamma_<name>`` Int8 column per comparison; everything is polars
+expressions or RapidFuzz's element-wise ``cpdist`` on the gathered columns.
+
+A new comparison is a new class that satisfies :class:`Comparison` and is
+passed in ``registry`` when loading a model that uses it.
+
+>>> DobComparison()
+DobComparison(name='dob', column='dob')
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol, Self, runtime_checkable
+
+import numpy as np
+import polars as pl
+
+from linkage._similarity import (
+    both_equal,
+    digit_differences,
+    flags,
+    has_items,
+    jaro_winkler,
+    left,
+    lists_overlap,
+    mask_compatible,
+    pair_frame,
+    right,
+    rows,
+)
+from normalizers import schema as s
+from normalizers.errors import ConfigError, SchemaError
+from normalizers.reasons import Reason
+
+_LEGACY = Reason.ID_LEGACY_15_UPGRADED.value
+
+NULL_LEVEL = "null"
+"""Label of level 0 in every comparison: no information, weight 0."""
+
+WeightBounds = Mapping[str, tuple[float | None, float | None]]
+"""Level label -> (lowest, highest) allowed log2(m/u) when training by EM; None = unbounded."""
+
+
+@runtime_checkable
+class Comparison(Protocol):
+    """What the engine needs from a comparison.
+
+    ``levels[0]`` is ``"null"``; the others run from strongest agreement to
+    disagreement.  ``compute`` gets the records' ``columns`` gathered for the
+    left and right record of each pair (same height) and returns one Int8 level
+    per pair.  ``tf_column``/``tf_level`` name the record column whose value
+    frequencies adjust the weight of that level (or None); ``weight_bounds``
+    keeps EM away from degenerate solutions; ``to_dict`` is what model.json
+    stores to rebuild the comparison (with a ``"type"`` key).
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def levels(self) -> tuple[str, ...]: ...
+
+    @property
+    def columns(self) -> tuple[str, ...]: ...
+
+    @property
+    def tf_column(self) -> str | None: ...
+
+    @property
+    def tf_level(self) -> str | None: ...
+
+    @property
+    def weight_bounds(self) -> WeightBounds: ...
+
+    def compute(self, left: pl.DataFrame, right: pl.DataFrame) -> pl.Series: ...
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+# ------------------------------------------------------------------ helpers
+
+_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
+
+
+def _check_name(name: object) -> None:
+    if not isinstance(name, str) or not _NAME_RE.match(name):
+        raise ConfigError(
+            f"comparison name: expected lower-case letters, digits and '_' (got {name!r})"
+        )
+
+
+def _check_unit(key: str, value: object) -> None:
+    if not isinstance(value, (int, float)) or not 0.0 < float(value) <= 1.0:
+        raise ConfigError(f"{key}: expected a number in (0, 1] (got {value!r})")
+
+
+def _levels(null: pl.Expr, conditions: Sequence[pl.Expr]) -> pl.Expr:
+    """Level 0 where ``null``, else 1 + index of the first true condition, else the last level."""
+    chain = pl.when(null).then(pl.lit(0, dtype=pl.Int8))
+    for i, condition in enumerate(conditions, start=1):
+        chain = chain.when(condition).then(pl.lit(i, dtype=pl.Int8))
+    return chain.otherwise(pl.lit(len(conditions) + 1, dtype=pl.Int8))
+
+
+def _as_dict(obj: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": type(obj).__name__}
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        out[f.name] = list(value) if isinstance(value, tuple) else value
+    return out
+
+
+def _from_dict(cls: type, data: Mapping[str, Any]) -> Any:
+    """Build ``cls`` from its ``to_dict()`` output (JSON lists back to tuples)."""
+    kind = data.get("type", cls.__name__)
+    if kind != cls.__name__:
+        raise ConfigError(f"comparison type: expected {cls.__name__!r} (got {kind!r})")
+    kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k != "type"}
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise ConfigError(f"comparison {cls.__name__}: {exc}") from None
+
+
+def _finish(frame: pl.DataFrame, expr: pl.Expr, name: str) -> pl.Series:
+    return frame.select(expr.alias(s.GAMMA_PREFIX + name)).to_series()
+
+
+# --------------------------------------------------------------- identity
+
+
+@dataclass(frozen=True, slots=True)
+class IdComparison:
+    """Identity documents: the strongest evidence both ways.
+
+    Levels: ``exact`` (same ID_KEY); ``exact_conflicting`` (same ID_KEY, but a
+    record's own birth date or sex contradicts what the ID encodes: the tell-tale
+    of a child's record carrying a guardian's ID); ``repair`` (one side's
+    checksum-failed ID has the other's number among its single-edit repairs, or
+    both have a repair in common); ``mask_compatible`` (a masked or
+    Excel-truncated ID agrees with the other on every position visible in both,
+    at least ``min_mask_overlap`` of them); ``different_same_kind`` (two valid
+    numbers of a kind a person holds only one of, differing: strong evidence of
+    different persons, unless a number was upgraded from 15 digits, which have
+    no check digit, or its own record contradicts it, as a guardian's ID does);
+    ``different`` (anything else, e.g. two passports).
+    """
+
+    name: str = "id"
+    min_mask_overlap: int = 8
+    exclusive_kinds: tuple[str, ...] = ("RESIDENT", "HMT_PERMIT", "FOREIGN_PR")
+    different_same_kind_max_weight: float = -10.0
+
+    levels: ClassVar[tuple[str, ...]] = (
+        NULL_LEVEL,
+        "exact",
+        "exact_conflicting",
+        "repair",
+        "mask_compatible",
+        "different_same_kind",
+        "different",
+    )
+    _PATTERN_LENGTH: ClassVar[int] = 18
+
+    def __post_init__(self) -> None:
+        _check_name(self.name)
+        if not isinstance(self.min_mask_overlap, int) or not 1 <= self.min_mask_overlap <= 18:
+            raise ConfigError(
+                f"min_mask_overlap: expected an integer in 1..18 (got {self.min_mask_overlap!r})"
+            )
+        object.__setattr__(self, "exclusive_kinds", tuple(self.exclusive_kinds))
+        if self.different_same_kind_max_weight > 0:
+            raise ConfigError(
+                "different_same_kind_max_weight: expected a log2 weight <= 0 "
+                f"(got {self.different_same_kind_max_weight!r})"
+            )
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return (
+            s.ID_KIND,
+            s.ID_NORM,
+            s.ID_KEY,
+            s.ID_REASON,
+            s.ID_BIRTH_DATE,
+            s.ID_SEX,
+            s.ID_MASK_PATTERN,
+            s.ID_REPAIRS,
+            s.BIRTH_DATE_NORM,
+            s.SEX_NORM,
+        )
+
+    @property
+    def tf_column(self) -> str | None:
+        return None
+
+    @property
+    def tf_level(self) -> str | None:
+        return None
+
+    @property
+    def weight_bounds(self) -> WeightBounds:
+        return {"different_same_kind": (None, self.different_same_kind_max_weight)}
+
+    def to_dict(self) -> dict[str, Any]:
+        return _as_dict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+        return _from_dict(cls, data)
+
+    def compute(self, left_records: pl.DataFrame, right_records: pl.DataFrame) -> pl.Series:
+        frame = pair_frame(left_records, right_records, self.columns)
+
+        def info(side: Any) -> pl.Expr:
+            return (
+                side(s.ID_KEY).is_not_null()
+                | side(s.ID_NORM).is_not_null()
+                | side(s.ID_MASK_PATTERN).is_not_null()
+                | has_items(side(s.ID_REPAIRS))
+            )
+
+        def conflicting(side: Any) -> pl.Expr:
+            return (
+                (side(s.BIRTH_DATE_NORM) != side(s.ID_BIRTH_DATE))
+                | (side(s.SEX_NORM) != side(s.ID_SEX))
+            ).fill_null(False)
+
+        def pattern(side: Any) -> pl.Expr:
+            number = side(s.ID_NORM)
+            full = pl.when(number.str.len_chars() == self._PATTERN_LENGTH).then(number)
+            return pl.coalesce(side(s.ID_MASK_PATTERN), full)
+
+        f = flags(
+            frame,
+            null=~(info(left) & info(right)),
+            exact=both_equal(s.ID_KEY),
+            conflicting=conflicting(left) | conflicting(right),
+            repairs=has_items(left(s.ID_REPAIRS)) | has_items(right(s.ID_REPAIRS)),
+            masked=left(s.ID_MASK_PATTERN).is_not_null() | right(s.ID_MASK_PATTERN).is_not_null(),
+            same_kind=(
+                left(s.ID_KEY).is_not_null()
+                & right(s.ID_KEY).is_not_null()
+                & (left(s.ID_KIND) == right(s.ID_KIND))
+                & left(s.ID_KIND).is_in(list(self.exclusive_kinds))
+            ),
+            # A number upgraded from 15 digits has no check digit to catch a typo, and a number
+            # its own record contradicts may be a guardian's: their difference proves little.
+            weak=(
+                (left(s.ID_REASON) == _LEGACY)
+                | (right(s.ID_REASON) == _LEGACY)
+                | conflicting(left)
+                | conflicting(right)
+            ),
+        )
+        at = {label: i for i, label in enumerate(self.levels)}
+        level = np.full(frame.height, -1, dtype=np.int8)  # -1: not decided yet
+        level[f["exact"]] = at["exact"]
+        level[f["exact"] & f["conflicting"]] = at["exact_conflicting"]
+        level[f["null"]] = 0
+
+        idx, sub = rows(frame, (level < 0) & f["repairs"], (s.ID_REPAIRS, s.ID_NORM))
+        if idx.size:
+            repaired = flags(
+                sub,
+                repair=(
+                    left(s.ID_REPAIRS).list.contains(right(s.ID_NORM))
+                    | right(s.ID_REPAIRS).list.contains(left(s.ID_NORM))
+                    | lists_overlap(left(s.ID_REPAIRS), right(s.ID_REPAIRS))
+                ),
+            )["repair"]
+            level[idx[repaired]] = at["repair"]
+
+        idx, sub = rows(frame, (level < 0) & f["masked"], (s.ID_MASK_PATTERN, s.ID_NORM))
+        if idx.size:
+            patterns = sub.select(pattern(left).alias("a"), pattern(right).alias("b"))
+            compatible = mask_compatible(
+                patterns["a"],
+                patterns["b"],
+                length=self._PATTERN_LENGTH,
+                min_visible=self.min_mask_overlap,
+            ).to_numpy()
+            level[idx[compatible]] = at["mask_compatible"]
+
+        undecided = level < 0
+        level[undecided & f["same_kind"] & ~f["weak"]] = at["different_same_kind"]
+        level[level < 0] = at["different"]
+        return pl.Series(s.GAMMA_PREFIX + self.name, level, dtype=pl.Int8)
+
+
+# -------------------------------------------------------------------- name
+
+Side = Any  # linkage._similarity.left or .right: column name -> that side's expression
+
+
+def _has_name(side: Side) -> pl.Expr:
+    return (
+        side(s.NAME_NORM).is_not_null()
+        | side(s.NAME_LATIN_NORM).is_not_null()
+        | has_items(side(s.NAME_KEYS))
+    )
+
+
+def _extra_keys(side: Side) -> pl.Expr:
+    """Keys beyond the pinyin: only then can the keys agree where the pinyin did not."""
+    return side(s.NAME_KEYS).list.len() > side(s.NAME_PINYIN).is_not_null().cast(pl.UInt32)
+
+
+def _swapped_han(side: Side) -> pl.Expr:
+    return pl.concat_str([side(s.NAME_GIVEN), side(s.NAME_SURNAME)])
+
+
+def _swapped_pinyin(side: Side) -> pl.Expr:
+    given = side(s.NAME_PINYIN).str.strip_prefix(side(s.NAME_SURNAME_PINYIN) + " ")
+    return pl.when(given != side(s.NAME_PINYIN)).then(
+        pl.concat_str([given, side(s.NAME_SURNAME_PINYIN)], separator=" ")
+    )
+
+
+def _pinyin_like(side: Side) -> pl.Expr:
+    """The pinyin, or for a Latin-only name its first romanized key (same format)."""
+    return pl.coalesce(side(s.NAME_PINYIN), side(s.NAME_KEYS).list.first())
+
+
+def _first_token(side: Side, separator: str) -> pl.Expr:
+    return side(s.NAME_NORM).str.split(separator).list.first()
+
+
+@dataclass(frozen=True, slots=True)
+class NameComparison:
+    """Names in Han characters, pinyin and Latin spellings.
+
+    Levels, first match wins: ``exact`` (same normalized Han name, so
+    traditional/simplified and variant forms agree; or the same Latin name when
+    a side has no Han name); ``pinyin`` (homophones: same toneless pinyin);
+    ``latin`` (the romanized keys intersect: Han vs Latin, Cantonese or
+    Wade-Giles spellings, either name order); ``swapped`` (surname and given
+    name exchanged); ``fuzzy_high`` (Jaro-Winkler >= ``fuzzy_threshold`` on the
+    pinyin, or on the characters when the surname agrees); ``token`` (minority
+    names: the first ``·``-separated token agrees); ``surname_only``;
+    ``different``.  The exact level's weight is adjusted by the frequency of the
+    name (``张伟`` agreeing says less than ``翟芬竹`` agreeing).
+    """
+
+    name: str = "name"
+    fuzzy_threshold: float = 0.92
+    term_frequency: bool = True
+
+    levels: ClassVar[tuple[str, ...]] = (
+        NULL_LEVEL,
+        "exact",
+        "pinyin",
+        "latin",
+        "swapped",
+        "fuzzy_high",
+        "token",
+        "surname_only",
+        "different",
+    )
+    _SEPARATOR: ClassVar[str] = "·"
+
+    def __post_init__(self) -> None:
+        _check_name(self.name)
+        _check_unit("fuzzy_threshold", self.fuzzy_threshold)
+        if not isinstance(self.term_frequency, bool):
+            raise ConfigError(
+                f"term_frequency: expected true or false (got {self.term_frequency!r})"
+            )
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return (
+            s.NAME_NORM,
+            s.NAME_SURNAME,
+            s.NAME_GIVEN,
+            s.NAME_PINYIN,
+            s.NAME_SURNAME_PINYIN,
+            s.NAME_LATIN_NORM,
+            s.NAME_KEYS,
+        )
+
+    @property
+    def tf_column(self) -> str | None:
+        return s.NAME_NORM if self.term_frequency else None
+
+    @property
+    def tf_level(self) -> str | None:
+        return "exact" if self.term_frequency else None
+
+    @property
+    def weight_bounds(self) -> WeightBounds:
+        return {}
+
+    def to_dict(self) -> dict[str, Any]:
+        return _as_dict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+        return _from_dict(cls, data)
+
+    def _min_chars_for_similarity(self) -> int:
+        # Two different names of at most 3 characters score at most 0.911 (2 vs 3 characters,
+        # one inserted); above that threshold only longer names need the character comparison.
+        return 4 if self.fuzzy_threshold > 0.912 else 1
+
+    def compute(self, left_records: pl.DataFrame, right_records: pl.DataFrame) -> pl.Series:
+        frame = pair_frame(left_records, right_records, self.columns)
+        at = {label: i for i, label in enumerate(self.levels)}
+        sep = self._SEPARATOR
+        # One pass of cheap conditions over all pairs; costly ones below on the undecided only.
+        f = flags(
+            frame,
+            null=~(_has_name(left) & _has_name(right)),
+            exact=both_equal(s.NAME_NORM)
+            | (
+                both_equal(s.NAME_LATIN_NORM)
+                & (left(s.NAME_NORM).is_null() | right(s.NAME_NORM).is_null())
+            ),
+            pinyin=both_equal(s.NAME_PINYIN),
+            maybe_latin=_extra_keys(left) | _extra_keys(right),
+            # necessary for a swap and cheap (no new strings): a side ends with the other's surname
+            maybe_swapped=(
+                left(s.NAME_PINYIN).str.ends_with(right(s.NAME_SURNAME_PINYIN))
+                | right(s.NAME_PINYIN).str.ends_with(left(s.NAME_SURNAME_PINYIN))
+                | left(s.NAME_NORM).str.ends_with(right(s.NAME_SURNAME))
+                | right(s.NAME_NORM).str.ends_with(left(s.NAME_SURNAME))
+            ),
+            chars_similar=both_equal(s.NAME_SURNAME)
+            & (
+                pl.max_horizontal(
+                    left(s.NAME_NORM).str.len_chars(), right(s.NAME_NORM).str.len_chars()
+                )
+                >= self._min_chars_for_similarity()
+            ),
+            minority=left(s.NAME_NORM).str.contains(sep, literal=True)
+            | right(s.NAME_NORM).str.contains(sep, literal=True),
+            surname_pinyin=both_equal(s.NAME_SURNAME_PINYIN),
+        )
+        level = np.full(frame.height, -1, dtype=np.int8)  # -1: not decided yet
+        level[f["pinyin"]] = at["pinyin"]
+        level[f["exact"]] = at["exact"]
+        level[f["null"]] = 0
+
+        idx, part = rows(frame, (level == -1) & f["maybe_latin"], (s.NAME_KEYS,))
+        if idx.size:
+            overlap = flags(part, latin=lists_overlap(left(s.NAME_KEYS), right(s.NAME_KEYS)))[
+                "latin"
+            ]
+            level[idx[overlap]] = at["latin"]
+        idx, part = rows(
+            frame,
+            (level == -1) & f["maybe_swapped"],
+            (
+                s.NAME_NORM,
+                s.NAME_SURNAME,
+                s.NAME_GIVEN,
+                s.NAME_PINYIN,
+                s.NAME_SURNAME_PINYIN,
+            ),
+        )
+        if idx.size:
+            swapped = flags(
+                part,
+                swapped=(
+                    (left(s.NAME_NORM) == _swapped_han(right))
+                    | (right(s.NAME_NORM) == _swapped_han(left))
+                    | (left(s.NAME_PINYIN) == _swapped_pinyin(right))
+                    | (right(s.NAME_PINYIN) == _swapped_pinyin(left))
+                ),
+            )["swapped"]
+            level[idx[swapped]] = at["swapped"]
+
+        # Jaro-Winkler only for the pairs the cheap levels left undecided.
+        idx, part = rows(frame, level == -1, (s.NAME_PINYIN, s.NAME_KEYS))
+        if idx.size:
+            sounds = part.select(_pinyin_like(left).alias("a"), _pinyin_like(right).alias("b"))
+            score = jaro_winkler(sounds["a"], sounds["b"])
+            chars_mask = np.zeros(frame.height, dtype=bool)
+            chars_mask[idx] = f["chars_similar"][idx]
+            chars_idx, chars = rows(frame, chars_mask, (s.NAME_NORM,))
+            if chars_idx.size:
+                pos = np.searchsorted(idx, chars_idx)
+                pair = chars.select(left(s.NAME_NORM).alias("a"), right(s.NAME_NORM).alias("b"))
+                score[pos] = np.maximum(score[pos], jaro_winkler(pair["a"], pair["b"]))
+            level[idx[score >= self.fuzzy_threshold]] = at["fuzzy_high"]
+
+        idx, part = rows(frame, (level == -1) & f["minority"], (s.NAME_NORM,))
+        if idx.size:
+            token = flags(part, token=_first_token(left, sep) == _first_token(right, sep))["token"]
+            level[idx[token]] = at["token"]
+        level[(level == -1) & f["surname_pinyin"]] = at["surname_only"]
+        level[level == -1] = at["different"]
+        return pl.Series(s.GAMMA_PREFIX + self.name, level, dtype=pl.Int8)
+
+
+# -------------------------------------------------------------- birth date
+
+
+@dataclass(frozen=True, slots=True)
+class DobComparison:
+    """Birth dates: ``exact``; ``day_month_swapped``; ``one_digit`` (the YYYYMMDD
+    strings differ in exactly one position: a typing slip); ``same_year``; ``different``."""
+
+    name: str = "dob"
+    column: str = s.DOB
+
+    levels: ClassVar[tuple[str, ...]] = (
+        NULL_LEVEL,
+        "exact",
+        "day_month_swapped",
+        "one_digit",
+        "same_year",
+        "different",
+    )
+
+    def __post_init__(self) -> None:
+        _check_name(self.name)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return (self.column,)
+
+    @property
+    def tf_column(self) -> str | None:
+        return None
+
+    @property
+    def tf_level(self) -> str | None:
+        return None
+
+    @property
+    def weight_bounds(self) -> WeightBounds:
+        return {}
+
+    def to_dict(self) -> dict[str, Any]:
+        return _as_dict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+        return _from_dict(cls, data)
+
+    def compute(self, left_records: pl.DataFrame, right_records: pl.DataFrame) -> pl.Series:
+        frame = pair_frame(left_records, right_records, self.columns)
+        c = self.column
+        f = flags(frame, null=left(c).is_null() | right(c).is_null(), exact=left(c) == right(c))
+        level = np.where(f["null"], 0, np.where(f["exact"], 1, -1)).astype(np.int8)
+
+        def ymd(side: Any) -> pl.Expr:
+            d = side(c)
+            return (
+                d.dt.year().cast(pl.Int32) * 10000
+                + d.dt.month().cast(pl.Int32) * 100
+                + d.dt.day().cast(pl.Int32)
+            )
+
+        idx, sub = rows(frame, level < 0, (c,))
+        if idx.size:
+            dates = sub.select(ymd(left).alias("a"), ymd(right).alias("b"))
+            a, b = pl.col("a"), pl.col("b")
+            same_year = (a // 10000) == (b // 10000)
+            rest = (
+                dates.select(
+                    _levels(
+                        pl.lit(False),
+                        [
+                            same_year
+                            & ((a // 100) % 100 == b % 100)
+                            & (a % 100 == (b // 100) % 100),
+                            digit_differences(a, b, 8) == 1,
+                            same_year,
+                        ],
+                    )
+                    + 1
+                )
+                .to_series()
+                .to_numpy()
+            )
+            level[idx] = rest
+        return pl.Series(s.GAMMA_PREFIX + self.name, level, dtype=pl.Int8)
+
+
+# ------------------------------------------------------------ exact fields
+
+
+@dataclass(frozen=True, slots=True)
+class ExactComparison:
+    """One column compared for equality: ``null``, ``agree_label``, ``different``.
+
+    Used for sex (``SEX_BEST``, label ``equal``) and phone (``PHONE_NORM``, ``exact``).
+    """
+
+    name: str
+    column: str
+    agree_label: str = "exact"
+
+    def __post_init__(self) -> None:
+        _check_name(self.name)
+        if not isinstance(self.column, str) or not self.column:
+            raise ConfigError(f"column: expected a record column name (got {self.column!r})")
+        if self.agree_label in (NULL_LEVEL, "different") or not _NAME_RE.match(
+            str(self.agree_label)
+        ):
+            raise ConfigError(f"agree_label: expected a level label (got {self.agree_label!r})")
+
+    @property
+    def levels(self) -> tuple[str, ...]:
+        return (NULL_LEVEL, self.agree_label, "different")
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return (self.column,)
+
+    @property
+    def tf_column(self) -> str | None:
+        return None
+
+    @property
+    def tf_level(self) -> str | None:
+        return None
+
+    @property
+    def weight_bounds(self) -> WeightBounds:
+        return {}
+
+    def to_dict(self) -> dict[str, Any]:
+        return _as_dict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+        return _from_dict(cls, data)
+
+    def compute(self, left_records: pl.DataFrame, right_records: pl.DataFrame) -> pl.Series:
+        frame = pair_frame(left_records, right_records, self.columns)
+        c = self.column
+        level = _levels(left(c).is_null() | right(c).is_null(), [left(c) == right(c)])
+        return _finish(frame, level, self.name)
+
+
+# ----------------------------------------------------------------- address
+
+
+@dataclass(frozen=True, slots=True)
+class AddressComparison:
+    """Administrative divisions recognized in the address: county, city, province, different."""
+
+    name: str = "address"
+
+    levels: ClassVar[tuple[str, ...]] = (
+        NULL_LEVEL,
+        "same_county",
+        "same_city",
+        "same_province",
+        "different",
+    )
+
+    def __post_init__(self) -> None:
+        _check_name(self.name)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return (s.ADDRESS_PROVINCE, s.ADDRESS_CITY, s.ADDRESS_COUNTY)
+
+    @property
+    def tf_column(self) -> str | None:
+        return None
+
+    @property
+    def tf_level(self) -> str | None:
+        return None
+
+    @property
+    def weight_bounds(self) -> WeightBounds:
+        return {}
+
+    def to_dict(self) -> dict[str, Any]:
+        return _as_dict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+        return _from_dict(cls, data)
+
+    def compute(self, left_records: pl.DataFrame, right_records: pl.DataFrame) -> pl.Series:
+        frame = pair_frame(left_records, right_records, self.columns)
+
+        def info(side: Any) -> pl.Expr:
+            return (
+                side(s.ADDRESS_PROVINCE).is_not_null()
+                | side(s.ADDRESS_CITY).is_not_null()
+                | side(s.ADDRESS_COUNTY).is_not_null()
+            )
+
+        level = _levels(
+            ~(info(left) & info(right)),
+            [
+                both_equal(s.ADDRESS_COUNTY),
+                both_equal(s.ADDRESS_CITY),
+                both_equal(s.ADDRESS_PROVINCE),
+            ],
+        )
+        return _finish(frame, level, self.name)
+
+
+# ---------------------------------------------------------------- registry
+
+BUILTIN_COMPARISONS: Mapping[str, type] = {
+    cls.__name__: cls
+    for cls in (IdComparison, NameComparison, DobComparison, ExactComparison, AddressComparison)
+}
+
+
+def default_comparisons() -> tuple[Comparison, ...]:
+    """The comparisons of the standard person model: id, name, dob, sex, phone, address."""
+    return (
+        IdComparison(),
+        NameComparison(),
+        DobComparison(),
+        ExactComparison("sex", s.SEX_BEST, agree_label="equal"),
+        ExactComparison("phone", s.PHONE_NORM),
+        AddressComparison(),
+    )
+
+
+def comparison_from_dict(
+    data: Mapping[str, Any], *, registry: Mapping[str, type] | None = None
+) -> Comparison:
+    """Rebuild a comparison from :meth:`Comparison.to_dict` output (as stored in model.json).
+
+    ``registry`` adds comparison classes of your own, by class name.
+    """
+    known = dict(BUILTIN_COMPARISONS)
+    known.update(registry or {})
+    kind = data.get("type")
+    if kind not in known:
+        raise ConfigError(f"comparison type: expected one of {sorted(known)} (got {kind!r})")
+    cls = known[kind]
+    return cls.from_dict(data) if hasattr(cls, "from_dict") else _from_dict(cls, data)
+
+
+def check_comparisons(comparisons: Iterable[Comparison]) -> tuple[Comparison, ...]:
+    """Validate a set of comparisons: unique names, level 0 is ``null``, at most 127 levels."""
+    out = tuple(comparisons)
+    names = [c.name for c in out]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ConfigError(f"comparisons: names must be unique (repeated: {dupes})")
+    for c in out:
+        if not c.levels or c.levels[0] != NULL_LEVEL or len(c.levels) < 3 or len(c.levels) > 127:
+            raise ConfigError(
+                f"comparison {c.name}: levels must start with 'null' and have 3..127 labels "
+                f"(got {c.levels!r})"
+            )
+        if c.tf_level is not None and c.tf_level not in c.levels[1:]:
+            raise ConfigError(
+                f"comparison {c.name}: tf_level {c.tf_level!r} is not one of its levels"
+            )
+    return out
+
+
+# ----------------------------------------------------------------- vectors
+
+
+def record_positions(records: pl.DataFrame, row_ids: pl.Series) -> pl.Series:
+    """Positions in ``records`` of the given row ids.
+
+    The full normalized frame has ``row_id == position``; a filtered frame does
+    not, so a position map is built then.  Unknown row ids raise SchemaError.
+    """
+    if s.ROW_ID not in records.columns:
+        raise SchemaError(f"records: expected a {s.ROW_ID!r} column")
+    ids = records[s.ROW_ID].cast(pl.Int64).to_numpy()
+    wanted = row_ids.cast(pl.Int64).to_numpy()
+    n = records.height
+    if n and ids[0] == 0 and ids[-1] == n - 1 and bool(np.all(ids == np.arange(n))):
+        positions = wanted
+        if wanted.size and (wanted.min() < 0 or wanted.max() >= n):
+            raise SchemaError(f"pairs: {s.ROW_L}/{s.ROW_R} refer to row ids absent from records")
+    else:
+        top = int(max(ids.max(initial=-1), wanted.max(initial=-1))) + 1
+        table = np.full(top, -1, dtype=np.int64)
+        table[ids] = np.arange(n)
+        positions = table[wanted] if wanted.size else wanted
+        if positions.size and positions.min() < 0:
+            raise SchemaError(f"pairs: {s.ROW_L}/{s.ROW_R} refer to row ids absent from records")
+    return pl.Series(positions, dtype=pl.UInt32)
+
+
+def gather_pairs(
+    records: pl.DataFrame, pairs: pl.DataFrame, columns: Sequence[str]
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The records' ``columns`` for the left and for the right record of each pair."""
+    sub = _record_columns(records, columns)
+    _check_pairs(pairs)
+    return (
+        sub[record_positions(records, pairs[s.ROW_L])],
+        sub[record_positions(records, pairs[s.ROW_R])],
+    )
+
+
+def _record_columns(records: pl.DataFrame, columns: Sequence[str]) -> pl.DataFrame:
+    missing = [c for c in columns if c not in records.columns]
+    if missing:
+        raise SchemaError(f"records: missing columns {missing} needed by the comparisons")
+    # One contiguous chunk per column: gathers from a chunked frame (as hstack and
+    # parquet produce) are several times slower, lists especially.
+    return records.select(list(columns)).rechunk()
+
+
+def _check_pairs(pairs: pl.DataFrame) -> None:
+    for c in (s.ROW_L, s.ROW_R):
+        if c not in pairs.columns:
+            raise SchemaError(f"pairs: expected a {c!r} column")
+
+
+def comparison_vectors(
+    records: pl.DataFrame,
+    pairs: pl.DataFrame,
+    comparisons: Iterable[Comparison] | None = None,
+    *,
+    chunk_size: int = 500_000,
+) -> pl.DataFrame:
+    """CandidatePairs + one Int8 ``gamma_<name>`` column per comparison (ComparisonVectors).
+
+    Pairs are compared ``chunk_size`` at a time: the gathered record columns
+    take a few hundred bytes per pair, the levels one byte per comparison.
+    """
+    if not isinstance(chunk_size, int) or chunk_size < 1:
+        raise ConfigError(f"chunk_size: expected a positive integer (got {chunk_size!r})")
+    comps = check_comparisons(default_comparisons() if comparisons is None else comparisons)
+    columns = list(dict.fromkeys(c for comp in comps for c in comp.columns))
+    sub = _record_columns(records, columns)
+    _check_pairs(pairs)
+    left_pos = record_positions(records, pairs[s.ROW_L])
+    right_pos = record_positions(records, pairs[s.ROW_R])
+    parts: list[list[pl.Series]] = [[] for _ in comps]
+    for start in range(0, max(pairs.height, 1), chunk_size):
+        left_records = sub[left_pos.slice(start, chunk_size)]
+        right_records = sub[right_pos.slice(start, chunk_size)]
+        for k, comp in enumerate(comps):
+            gamma = comp.compute(left_records, right_records)
+            if len(gamma) != left_records.height:
+                raise SchemaError(
+                    f"comparison {comp.name}: returned {len(gamma)} levels "
+                    f"for {left_records.height} pairs"
+                )
+            parts[k].append(gamma.cast(pl.Int8))
+    return pairs.with_columns(
+        pl.concat(part).alias(s.GAMMA_PREFIX + comp.name)
+        for comp, part in zip(comps, parts, strict=True)
+    )
+
+
+def gamma_columns(comparisons: Iterable[Comparison]) -> list[str]:
+    """The vector column names of ``comparisons``, in order."""
+    return [s.GAMMA_PREFIX + c.name for c in comparisons]

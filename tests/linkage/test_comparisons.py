@@ -1,0 +1,755 @@
+"""Comparison levels on hand-built pairs, declarative behaviour, and vector assembly."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from linkage import comparisons as cmp
+from linkage.comparisons import (
+    AddressComparison,
+    Comparison,
+    DobComparison,
+    ExactComparison,
+    IdComparison,
+    NameComparison,
+    comparison_from_dict,
+    comparison_vectors,
+    default_comparisons,
+)
+from normalizers import schema as s
+from normalizers.errors import ConfigError, SchemaError
+
+RECORD_SCHEMA: dict[str, Any] = {
+    s.ROW_ID: pl.UInt32,
+    s.ID_KIND: pl.String,
+    s.ID_NORM: pl.String,
+    s.ID_KEY: pl.String,
+    s.ID_REASON: pl.String,
+    s.ID_BIRTH_DATE: pl.Date,
+    s.ID_SEX: pl.String,
+    s.ID_MASK_PATTERN: pl.String,
+    s.ID_REPAIRS: pl.List(pl.String),
+    s.BIRTH_DATE_NORM: pl.Date,
+    s.SEX_NORM: pl.String,
+    s.NAME_NORM: pl.String,
+    s.NAME_SURNAME: pl.String,
+    s.NAME_GIVEN: pl.String,
+    s.NAME_PINYIN: pl.String,
+    s.NAME_SURNAME_PINYIN: pl.String,
+    s.NAME_LATIN_NORM: pl.String,
+    s.NAME_KEYS: pl.List(pl.String),
+    s.DOB: pl.Date,
+    s.SEX_BEST: pl.String,
+    s.PHONE_NORM: pl.String,
+    s.ADDRESS_PROVINCE: pl.String,
+    s.ADDRESS_CITY: pl.String,
+    s.ADDRESS_COUNTY: pl.String,
+    s.RECORD_REASON: pl.String,
+}
+
+
+def records(rows: list[dict[str, Any]]) -> pl.DataFrame:
+    """A records frame with every column the comparisons read; row_id = position."""
+    full = [{**{c: None for c in RECORD_SCHEMA}, **row, s.ROW_ID: i} for i, row in enumerate(rows)]
+    return pl.DataFrame(full, schema=RECORD_SCHEMA)
+
+
+def han(
+    norm: str, surname: str, pinyin: str, *, latin_keys: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """Name columns of a Han name as the name normalizer fills them."""
+    n_surname = len(surname) if "·" not in norm else 0
+    syllables = pinyin.split()
+    return {
+        s.NAME_NORM: norm,
+        s.NAME_SURNAME: surname,
+        s.NAME_GIVEN: norm[n_surname:] if surname else None,
+        s.NAME_PINYIN: pinyin,
+        s.NAME_SURNAME_PINYIN: " ".join(syllables[:n_surname]) if surname else None,
+        s.NAME_KEYS: [pinyin, *[k for k in latin_keys if k != pinyin]],
+    }
+
+
+def latin(norm: str, keys: tuple[str, ...]) -> dict[str, Any]:
+    """Name columns of a record whose only name is in Latin letters."""
+    return {s.NAME_LATIN_NORM: norm, s.NAME_KEYS: list(keys)}
+
+
+def resident(number: str, birth: dt.date, sex: str) -> dict[str, Any]:
+    return {
+        s.ID_KIND: "RESIDENT",
+        s.ID_NORM: number,
+        s.ID_KEY: f"RESIDENT:{number}",
+        s.ID_BIRTH_DATE: birth,
+        s.ID_SEX: sex,
+        s.ID_REPAIRS: [],
+    }
+
+
+def level(comparison: Comparison, a: dict[str, Any], b: dict[str, Any]) -> str:
+    """The label ``comparison`` gives the pair (a, b); checks symmetry on the way."""
+    frame = records([a, b])
+    forward = comparison.compute(frame[[0]], frame[[1]])
+    backward = comparison.compute(frame[[1]], frame[[0]])
+    assert forward.dtype == pl.Int8 and len(forward) == 1
+    assert forward[0] == backward[0], "comparison must be symmetric"
+    return comparison.levels[forward[0]]
+
+
+# ----------------------------------------------------------------------- id
+
+ID_A = "110105198001011234"
+ID_B = "110105198001015678"
+BIRTH_A = dt.date(1980, 1, 1)
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "expected"),
+    [
+        pytest.param(resident(ID_A, BIRTH_A, "M"), {}, "null", id="one-side-no-id"),
+        pytest.param(
+            resident(ID_A, BIRTH_A, "M"), resident(ID_A, BIRTH_A, "M"), "exact", id="exact"
+        ),
+        pytest.param(
+            resident(ID_A, BIRTH_A, "M"),
+            {**resident(ID_A, BIRTH_A, "M"), s.BIRTH_DATE_NORM: dt.date(2012, 6, 1)},
+            "exact_conflicting",
+            id="child-with-guardian-id-dob",
+        ),
+        pytest.param(
+            {**resident(ID_A, BIRTH_A, "M"), s.SEX_NORM: "M"},
+            {**resident(ID_A, BIRTH_A, "M"), s.SEX_NORM: "F"},
+            "exact_conflicting",
+            id="daughter-with-father-id-sex",
+        ),
+        pytest.param(
+            {**resident(ID_A, BIRTH_A, "M"), s.BIRTH_DATE_NORM: BIRTH_A, s.SEX_NORM: "M"},
+            resident(ID_A, BIRTH_A, "M"),
+            "exact",
+            id="own-fields-agree-with-id",
+        ),
+        pytest.param(
+            resident(ID_A, BIRTH_A, "M"),
+            {s.ID_KIND: "RESIDENT", s.ID_REPAIRS: ["110105198001011242", ID_A]},
+            "repair",
+            id="checksum-failed-repairs-to-other",
+        ),
+        pytest.param(
+            {s.ID_REPAIRS: ["110105198001011242", ID_A]},
+            {s.ID_REPAIRS: [ID_A]},
+            "repair",
+            id="repairs-intersect",
+        ),
+        pytest.param(
+            {s.ID_MASK_PATTERN: "110105********1234"},
+            resident(ID_A, BIRTH_A, "M"),
+            "mask_compatible",
+            id="masked-vs-full",
+        ),
+        pytest.param(
+            {s.ID_MASK_PATTERN: "110105198001011***"},
+            resident(ID_A, BIRTH_A, "M"),
+            "mask_compatible",
+            id="excel-truncated-vs-full",
+        ),
+        pytest.param(
+            {s.ID_MASK_PATTERN: "110105********1234"},
+            {s.ID_MASK_PATTERN: "1101051980******34"},
+            "mask_compatible",
+            id="two-masks",
+        ),
+        pytest.param(
+            {s.ID_MASK_PATTERN: "110105********1235"},
+            resident(ID_A, BIRTH_A, "M"),
+            "different",
+            id="masked-conflicting-digit",
+        ),
+        pytest.param(
+            {s.ID_MASK_PATTERN: "110***********1234"},
+            resident(ID_A, BIRTH_A, "M"),
+            "different",
+            id="masked-too-few-visible",
+        ),
+        pytest.param(
+            resident(ID_A, BIRTH_A, "M"),
+            resident(ID_B, BIRTH_A, "M"),
+            "different_same_kind",
+            id="two-resident-ids",
+        ),
+        pytest.param(
+            resident(ID_A, BIRTH_A, "M"),
+            {**resident(ID_B, BIRTH_A, "M"), s.ID_REASON: "ID_LEGACY_15_UPGRADED"},
+            "different",
+            id="legacy-15-digit-has-no-check-digit",
+        ),
+        pytest.param(
+            {**resident(ID_A, dt.date(2012, 6, 1), "F"), s.BIRTH_DATE_NORM: dt.date(2012, 6, 1)},
+            {**resident(ID_B, BIRTH_A, "M"), s.BIRTH_DATE_NORM: dt.date(2012, 6, 1)},
+            "different",
+            id="child-own-id-vs-guardian-id",
+        ),
+        pytest.param(
+            {s.ID_KIND: "PASSPORT", s.ID_NORM: "E12345678", s.ID_KEY: "PASSPORT:E12345678"},
+            {s.ID_KIND: "PASSPORT", s.ID_NORM: "E87654321", s.ID_KEY: "PASSPORT:E87654321"},
+            "different",
+            id="two-passports",
+        ),
+        pytest.param(
+            resident(ID_A, BIRTH_A, "M"),
+            {s.ID_KIND: "PASSPORT", s.ID_NORM: "E12345678", s.ID_KEY: "PASSPORT:E12345678"},
+            "different",
+            id="resident-vs-passport",
+        ),
+    ],
+)
+def test_id_levels(a: dict[str, Any], b: dict[str, Any], expected: str) -> None:
+    assert level(IdComparison(), a, b) == expected
+
+
+def test_id_min_mask_overlap_is_configurable() -> None:
+    a, b = {s.ID_MASK_PATTERN: "110***********1234"}, resident(ID_A, BIRTH_A, "M")
+    assert level(IdComparison(min_mask_overlap=7), a, b) == "mask_compatible"
+
+
+# --------------------------------------------------------------------- name
+
+ZHANG_WEI = han("张伟", "张", "zhang wei", latin_keys=("zhang wei", "wei zhang"))
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "expected"),
+    [
+        pytest.param(ZHANG_WEI, {}, "null", id="one-side-no-name"),
+        pytest.param(ZHANG_WEI, han("张伟", "张", "zhang wei"), "exact", id="exact"),
+        # 張偉 and 张伟 are the same after normalization (traditional -> simplified)
+        pytest.param(
+            han("张伟", "张", "zhang wei"),
+            han("张伟", "张", "zhang wei"),
+            "exact",
+            id="traditional-vs-simplified-normalized",
+        ),
+        pytest.param(ZHANG_WEI, han("章伟", "章", "zhang wei"), "pinyin", id="homophone-surname"),
+        pytest.param(
+            han("李娜", "李", "li na"), han("李纳", "李", "li na"), "pinyin", id="homophone-given"
+        ),
+        pytest.param(
+            ZHANG_WEI, latin("ZHANG WEI", ("zhang wei", "wei zhang")), "latin", id="han-vs-latin"
+        ),
+        pytest.param(
+            ZHANG_WEI,
+            latin("WEI ZHANG", ("wei zhang", "zhang wei")),
+            "latin",
+            id="han-vs-latin-western-order",
+        ),
+        pytest.param(
+            han("陈大文", "陈", "chen da wen", latin_keys=("chen da wen", "chan tai man")),
+            latin("CHAN TAI MAN", ("chan tai man", "tai man chan")),
+            "latin",
+            id="cantonese-spelling",
+        ),
+        pytest.param(
+            latin("JOHN SMITH", ("john smith",)),
+            latin("JOHN SMITH", ("john smith",)),
+            "exact",
+            id="latin-only-exact",
+        ),
+        pytest.param(
+            han("张伟", "张", "zhang wei"),
+            han("伟张", "伟", "wei zhang"),
+            "swapped",
+            id="swapped-han",
+        ),
+        pytest.param(
+            han("欧阳晓明", "欧阳", "ou yang xiao ming"),
+            han("晓明欧阳", "晓", "xiao ming ou yang"),
+            "swapped",
+            id="swapped-double-surname",
+        ),
+        pytest.param(
+            han("王芳", "王", "wang fang"),
+            han("王帆", "王", "wang fan"),
+            "fuzzy_high",
+            id="fuzzy-pinyin",
+        ),
+        pytest.param(
+            han("阿孜孜", "", "a zi zi"),
+            han("阿孜孜·买买提", "", "a zi zi mai mai ti"),
+            "token",
+            id="minority-token-missing-patronym",
+        ),
+        pytest.param(
+            han("阿依古丽·买买提", "", "a yi gu li mai mai ti"),
+            han("阿依古丽·吐尔逊", "", "a yi gu li tu er xun"),
+            "token",
+            id="minority-token",
+        ),
+        pytest.param(
+            ZHANG_WEI, han("张丽娟", "张", "zhang li juan"), "surname_only", id="surname-only"
+        ),
+        pytest.param(ZHANG_WEI, han("李娜", "李", "li na"), "different", id="different"),
+        pytest.param(
+            ZHANG_WEI, latin("JOHN SMITH", ("john smith",)), "different", id="han-vs-other-latin"
+        ),
+    ],
+)
+def test_name_levels(a: dict[str, Any], b: dict[str, Any], expected: str) -> None:
+    assert level(NameComparison(), a, b) == expected
+
+
+def test_name_fuzzy_threshold_is_configurable() -> None:
+    a, b = han("王芳", "王", "wang fang"), han("王帆", "王", "wang fan")
+    assert level(NameComparison(fuzzy_threshold=0.99), a, b) == "surname_only"
+
+
+def test_name_tf_settings() -> None:
+    assert NameComparison().tf_column == s.NAME_NORM and NameComparison().tf_level == "exact"
+    assert NameComparison(term_frequency=False).tf_column is None
+
+
+# ---------------------------------------------------------------------- dob
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "expected"),
+    [
+        (dt.date(1990, 3, 5), None, "null"),
+        (dt.date(1990, 3, 5), dt.date(1990, 3, 5), "exact"),
+        (dt.date(1990, 3, 5), dt.date(1990, 5, 3), "day_month_swapped"),
+        (dt.date(1990, 3, 5), dt.date(1990, 3, 15), "one_digit"),
+        (dt.date(1990, 3, 5), dt.date(1980, 3, 5), "one_digit"),
+        (dt.date(1990, 3, 5), dt.date(1990, 11, 20), "same_year"),
+        (dt.date(1990, 3, 5), dt.date(1991, 4, 6), "different"),
+    ],
+)
+def test_dob_levels(a: dt.date | None, b: dt.date | None, expected: str) -> None:
+    assert level(DobComparison(), {s.DOB: a}, {s.DOB: b}) == expected
+
+
+# ------------------------------------------------------- sex, phone, address
+
+
+def test_exact_comparisons() -> None:
+    sex = ExactComparison("sex", s.SEX_BEST, agree_label="equal")
+    assert sex.levels == ("null", "equal", "different")
+    assert level(sex, {s.SEX_BEST: "F"}, {s.SEX_BEST: "F"}) == "equal"
+    assert level(sex, {s.SEX_BEST: "F"}, {s.SEX_BEST: "M"}) == "different"
+    assert level(sex, {s.SEX_BEST: "F"}, {}) == "null"
+    phone = ExactComparison("phone", s.PHONE_NORM)
+    assert (
+        level(phone, {s.PHONE_NORM: "+8613812345678"}, {s.PHONE_NORM: "+8613812345678"}) == "exact"
+    )
+    assert (
+        level(phone, {s.PHONE_NORM: "+8613812345678"}, {s.PHONE_NORM: "+8613900000000"})
+        == "different"
+    )
+
+
+def addr(
+    province: str | None, city: str | None = None, county: str | None = None
+) -> dict[str, Any]:
+    return {s.ADDRESS_PROVINCE: province, s.ADDRESS_CITY: city, s.ADDRESS_COUNTY: county}
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "expected"),
+    [
+        (addr("110000", "110100", "110105"), addr(None), "null"),
+        (addr("110000", "110100", "110105"), addr("110000", "110100", "110105"), "same_county"),
+        (addr("110000", "110100", "110105"), addr("110000", "110100", "110108"), "same_city"),
+        (addr("110000", "110100", "110105"), addr("110000", "110100"), "same_city"),
+        (addr("440000", "440100", "440106"), addr("440000", "440300", "440305"), "same_province"),
+        (addr("440000", "440100", "440106"), addr("110000", "110100"), "different"),
+    ],
+)
+def test_address_levels(a: dict[str, Any], b: dict[str, Any], expected: str) -> None:
+    assert level(AddressComparison(), a, b) == expected
+
+
+# ------------------------------------------------------------ declarations
+
+
+@pytest.mark.parametrize("comparison", default_comparisons(), ids=lambda c: c.name)
+def test_declarative(comparison: Comparison) -> None:
+    assert isinstance(comparison, Comparison)
+    assert comparison.levels[0] == "null"
+    assert eval(repr(comparison), vars(cmp)) == comparison
+    assert comparison_from_dict(comparison.to_dict()) == comparison
+    assert type(comparison).from_dict(comparison.to_dict()) == comparison
+    with pytest.raises(AttributeError):
+        comparison.name = "other"  # type: ignore[misc]
+    assert set(comparison.columns) <= set(RECORD_SCHEMA)
+
+
+def test_config_errors_name_the_key() -> None:
+    with pytest.raises(ConfigError, match="fuzzy_threshold"):
+        NameComparison(fuzzy_threshold=1.5)
+    with pytest.raises(ConfigError, match="min_mask_overlap"):
+        IdComparison(min_mask_overlap=0)
+    with pytest.raises(ConfigError, match="comparison name"):
+        DobComparison(name="Bad Name")
+    with pytest.raises(ConfigError, match="comparison type"):
+        comparison_from_dict({"type": "NoSuchComparison"})
+    with pytest.raises(ConfigError, match="comparison type"):
+        DobComparison.from_dict(NameComparison().to_dict())
+    with pytest.raises(ConfigError, match="surprise"):
+        comparison_from_dict({"type": "DobComparison", "surprise": 1})
+    with pytest.raises(ConfigError, match="unique"):
+        comparison_vectors(records([{}, {}]), _pairs([0], [1]), [DobComparison(), DobComparison()])
+
+
+# ----------------------------------------------------------------- vectors
+
+
+def _pairs(left_rows: list[int], right_rows: list[int]) -> pl.DataFrame:
+    return pl.DataFrame(
+        {s.ROW_L: left_rows, s.ROW_R: right_rows, s.RULE: ["test"] * len(left_rows)},
+        schema={s.ROW_L: pl.UInt32, s.ROW_R: pl.UInt32, s.RULE: pl.String},
+    )
+
+
+PEOPLE = [
+    {
+        **resident(ID_A, BIRTH_A, "M"),
+        **ZHANG_WEI,
+        s.DOB: BIRTH_A,
+        s.SEX_BEST: "M",
+        s.PHONE_NORM: "+8613812345678",
+        **addr("110000", "110100", "110105"),
+    },
+    {
+        **resident(ID_A, BIRTH_A, "M"),
+        **han("章伟", "章", "zhang wei"),
+        s.DOB: BIRTH_A,
+        s.SEX_BEST: "M",
+        **addr("110000", "110100", "110108"),
+    },
+    {
+        **latin("ZHANG WEI", ("zhang wei", "wei zhang")),
+        s.DOB: dt.date(1980, 1, 11),
+        s.SEX_BEST: "M",
+    },
+    {
+        **resident(ID_B, BIRTH_A, "F"),
+        **han("李娜", "李", "li na"),
+        s.DOB: BIRTH_A,
+        s.SEX_BEST: "F",
+        s.PHONE_NORM: "+8613812345678",
+    },
+]
+
+
+def test_comparison_vectors_columns_and_levels() -> None:
+    frame = records(PEOPLE)
+    vectors = comparison_vectors(frame, _pairs([0, 0, 0, 1], [1, 2, 3, 3]))
+    names = [c.name for c in default_comparisons()]
+    assert vectors.columns == [s.ROW_L, s.ROW_R, s.RULE] + [s.GAMMA_PREFIX + n for n in names]
+    assert all(vectors.schema[s.GAMMA_PREFIX + n] == pl.Int8 for n in names)
+    got = {n: vectors[s.GAMMA_PREFIX + n].to_list() for n in names}
+    comps = {c.name: c for c in default_comparisons()}
+    label = {n: [comps[n].levels[v] for v in got[n]] for n in names}
+    assert label["id"] == ["exact", "null", "different_same_kind", "different_same_kind"]
+    assert label["name"] == ["pinyin", "latin", "different", "different"]
+    assert label["dob"] == ["exact", "one_digit", "exact", "exact"]
+    assert label["phone"] == ["null", "null", "exact", "null"]
+    assert label["address"] == ["same_city", "null", "null", "null"]
+
+
+def test_vectors_follow_row_ids_not_positions() -> None:
+    frame = records(PEOPLE)
+    shuffled = frame.reverse()  # row ids no longer equal positions
+    filtered = frame.filter(pl.col(s.ROW_ID) != 2)
+    pairs = _pairs([0, 1], [1, 3])
+    expected = comparison_vectors(frame, pairs)
+    assert comparison_vectors(shuffled, pairs).equals(expected)
+    assert comparison_vectors(filtered, pairs).equals(expected)
+    with pytest.raises(SchemaError, match="absent"):
+        comparison_vectors(filtered, _pairs([0], [2]))
+
+
+def test_chunks_do_not_change_vectors() -> None:
+    frame = records(PEOPLE)
+    pairs = _pairs([0, 0, 0, 1, 2, 0, 3], [1, 2, 3, 3, 3, 1, 2])
+    whole = comparison_vectors(frame, pairs)
+    assert comparison_vectors(frame, pairs, chunk_size=2).equals(whole)
+    with pytest.raises(ConfigError, match="chunk_size"):
+        comparison_vectors(frame, pairs, chunk_size=0)
+
+
+def test_missing_columns_raise_schema_error() -> None:
+    with pytest.raises(SchemaError, match=s.DOB):
+        comparison_vectors(records(PEOPLE).drop(s.DOB), _pairs([0], [1]))
+
+
+def test_empty_pairs() -> None:
+    vectors = comparison_vectors(records(PEOPLE), _pairs([], []))
+    assert vectors.height == 0 and s.GAMMA_PREFIX + "name" in vectors.columns
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 3)), min_size=1, max_size=12))
+def test_vectors_equal_pairwise_levels(index_pairs: list[tuple[int, int]]) -> None:
+    """The batch path equals comparing each pair on its own, and is symmetric."""
+    frame = records(PEOPLE)
+    lefts, rights = [a for a, _ in index_pairs], [b for _, b in index_pairs]
+    batch = comparison_vectors(frame, _pairs(lefts, rights))
+    swapped = comparison_vectors(frame, _pairs(rights, lefts))
+    for i, (a, b) in enumerate(index_pairs):
+        one = comparison_vectors(frame, _pairs([a], [b]))
+        assert one.drop(s.ROW_L, s.ROW_R, s.RULE).row(0) == batch.drop(
+            s.ROW_L, s.ROW_R, s.RULE
+        ).row(i)
+    assert np.array_equal(
+        batch.drop(s.ROW_L, s.ROW_R, s.RULE).to_numpy(),
+        swapped.drop(s.ROW_L, s.ROW_R, s.RULE).to_numpy(),
+    )
+
+
+# ------------------------------------------------------ with the normalizers
+
+
+def test_levels_on_normalized_records() -> None:
+    """The comparisons read what normalize_frame writes: traditional, homophones, Latin, masks."""
+    frame_module = pytest.importorskip("normalizers.frame")
+    names = [
+        "張偉",
+        "张伟",
+        "章伟",
+        "ZHANG WEI",
+        "陈大文",
+        None,
+        "阿依古丽·买买提",
+        "阿依古丽",
+        "欧阳晓明",
+        "晓明欧阳",
+        "王芳",
+        "王帆",
+        "张伟",
+        "张伟",
+    ]
+    latin_names = [None] * 5 + ["CHAN TAI MAN"] + [None] * 8
+    ids = [
+        "11010519491231002X",
+        "11010519491231002X",
+        "110105194912310021",
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        "110105********002X",
+        "110105491231002",
+    ]
+    dates = ["1949-12-31", None, "1949-12-31", "1949/12/31"] + [None] * 10
+    raw = pl.DataFrame(
+        {
+            s.SOURCE: ["test"] * 14,
+            s.RECORD_ID: [str(i) for i in range(14)],
+            s.NAME: names,
+            s.NAME_LATIN: latin_names,
+            s.ID_NUMBER: ids,
+            s.BIRTH_DATE: dates,
+        }
+    )
+    frame = frame_module.normalize_frame(raw)
+    pairs = _pairs([0, 0, 0, 4, 6, 8, 10, 0, 0], [1, 2, 3, 5, 7, 9, 11, 12, 13])
+    vectors = comparison_vectors(frame, pairs)
+    comps = {c.name: c for c in default_comparisons()}
+
+    def labels(name: str) -> list[str]:
+        return [comps[name].levels[v] for v in vectors[s.GAMMA_PREFIX + name].to_list()]
+
+    assert labels("name") == [
+        "exact",
+        "pinyin",
+        "latin",
+        "latin",
+        "token",
+        "swapped",
+        "fuzzy_high",
+        "exact",
+        "exact",
+    ]
+    assert labels("id") == [
+        "exact",
+        "repair",
+        "null",
+        "null",
+        "null",
+        "null",
+        "null",
+        "mask_compatible",
+        "exact",
+    ]
+    assert labels("dob")[:4] == ["exact", "exact", "exact", "null"]
+
+
+# ------------------------------------------------- vectorized == scalar reference
+
+SYLLABLE = {
+    "张": "zhang",
+    "章": "zhang",
+    "王": "wang",
+    "伟": "wei",
+    "玮": "wei",
+    "芳": "fang",
+    "帆": "fan",
+    "欧": "ou",
+    "阳": "yang",
+    "晓": "xiao",
+    "明": "ming",
+    "阿": "a",
+    "依": "yi",
+}
+
+
+def _name_record(
+    surname: str, given: str, minority: bool, latin_name: str | None
+) -> dict[str, Any]:
+    if not surname and not given:
+        return latin(latin_name, (latin_name.lower(),)) if latin_name else {}
+    norm = f"{given}·{surname}" if minority else surname + given
+    pinyin = " ".join(SYLLABLE[c] for c in norm if c != "·")
+    keys = (latin_name.lower(),) if latin_name else ()
+    row = han(norm, "" if minority else surname, pinyin, latin_keys=keys)
+    return {**row, s.NAME_LATIN_NORM: latin_name}
+
+
+name_records = st.builds(
+    _name_record,
+    st.sampled_from(["", "张", "章", "王", "欧阳"]),
+    st.text(alphabet="伟玮芳帆晓明阿依", max_size=4),
+    st.booleans(),
+    st.sampled_from([None, "ZHANG WEI", "WANG FANG"]),
+)
+
+
+def reference_name_level(a: dict[str, Any], b: dict[str, Any], threshold: float) -> str:
+    """The name comparison, one pair at a time, straight from its documentation."""
+    from rapidfuzz.distance import JaroWinkler
+
+    def get(r: dict[str, Any], c: str) -> Any:
+        return r.get(c)
+
+    def present(r: dict[str, Any]) -> bool:
+        return bool(get(r, s.NAME_NORM) or get(r, s.NAME_LATIN_NORM) or get(r, s.NAME_KEYS))
+
+    def swap_han(r: dict[str, Any]) -> str | None:
+        g, sn = get(r, s.NAME_GIVEN), get(r, s.NAME_SURNAME)
+        return None if g is None or sn is None else g + sn
+
+    def swap_pinyin(r: dict[str, Any]) -> str | None:
+        p, sp = get(r, s.NAME_PINYIN), get(r, s.NAME_SURNAME_PINYIN)
+        if p is None or sp is None or not p.startswith(sp + " "):
+            return None
+        return p[len(sp) + 1 :] + " " + sp
+
+    def eq(x: Any, y: Any) -> bool:
+        return x is not None and x == y
+
+    na, nb = get(a, s.NAME_NORM), get(b, s.NAME_NORM)
+    if not (present(a) and present(b)):
+        return "null"
+    if eq(na, nb) or (
+        eq(get(a, s.NAME_LATIN_NORM), get(b, s.NAME_LATIN_NORM)) and (na is None or nb is None)
+    ):
+        return "exact"
+    if eq(get(a, s.NAME_PINYIN), get(b, s.NAME_PINYIN)):
+        return "pinyin"
+    if set(get(a, s.NAME_KEYS) or []) & set(get(b, s.NAME_KEYS) or []):
+        return "latin"
+    if (
+        eq(na, swap_han(b))
+        or eq(nb, swap_han(a))
+        or eq(get(a, s.NAME_PINYIN), swap_pinyin(b))
+        or eq(get(b, s.NAME_PINYIN), swap_pinyin(a))
+    ):
+        return "swapped"
+    pa = get(a, s.NAME_PINYIN) or ((get(a, s.NAME_KEYS) or [None])[0])
+    pb = get(b, s.NAME_PINYIN) or ((get(b, s.NAME_KEYS) or [None])[0])
+    score = JaroWinkler.normalized_similarity(pa, pb) if pa is not None and pb is not None else 0.0
+    if eq(get(a, s.NAME_SURNAME), get(b, s.NAME_SURNAME)) and na is not None and nb is not None:
+        score = max(score, JaroWinkler.normalized_similarity(na, nb))
+    if score >= threshold:
+        return "fuzzy_high"
+    if (
+        na is not None
+        and nb is not None
+        and ("·" in na or "·" in nb)
+        and na.split("·")[0] == nb.split("·")[0]
+    ):
+        return "token"
+    if eq(get(a, s.NAME_SURNAME_PINYIN), get(b, s.NAME_SURNAME_PINYIN)):
+        return "surname_only"
+    return "different"
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(name_records, min_size=2, max_size=7), st.sampled_from([0.8, 0.9, 0.92, 0.95]))
+def test_name_levels_equal_scalar_reference(people: list[dict[str, Any]], threshold: float) -> None:
+    comparison = NameComparison(fuzzy_threshold=threshold)
+    frame = records(people)
+    n = len(people)
+    lefts = [i for i in range(n) for j in range(n) if i != j]
+    rights = [j for i in range(n) for j in range(n) if i != j]
+    got = comparison_vectors(frame, _pairs(lefts, rights), [comparison])[s.GAMMA_PREFIX + "name"]
+    for k, (i, j) in enumerate(zip(lefts, rights, strict=True)):
+        expected = reference_name_level(people[i], people[j], threshold)
+        assert comparison.levels[got[k]] == expected, (people[i], people[j])
+
+
+def reference_dob_level(a: dt.date | None, b: dt.date | None) -> str:
+    if a is None or b is None:
+        return "null"
+    if a == b:
+        return "exact"
+    if a.year == b.year and a.month == b.day and a.day == b.month:
+        return "day_month_swapped"
+    if sum(x != y for x, y in zip(a.strftime("%Y%m%d"), b.strftime("%Y%m%d"), strict=True)) == 1:
+        return "one_digit"
+    return "same_year" if a.year == b.year else "different"
+
+
+NEAR_DATES = [
+    dt.date(1990, 3, 5),
+    dt.date(1990, 5, 3),
+    dt.date(1990, 3, 15),
+    dt.date(1980, 3, 5),
+    dt.date(1990, 3, 6),
+    dt.date(1990, 11, 20),
+    dt.date(1991, 3, 5),
+    dt.date(1990, 3, 3),
+]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.none(),
+            st.sampled_from(NEAR_DATES),
+            st.dates(dt.date(1900, 1, 1), dt.date(2030, 12, 31)),
+        ),
+        min_size=2,
+        max_size=8,
+    )
+)
+def test_dob_levels_equal_scalar_reference(dates: list[dt.date | None]) -> None:
+    comparison = DobComparison()
+    frame = records([{s.DOB: d} for d in dates])
+    n = len(dates)
+    lefts = [i for i in range(n) for j in range(n) if i != j]
+    rights = [j for i in range(n) for j in range(n) if i != j]
+    got = comparison_vectors(frame, _pairs(lefts, rights), [comparison])[s.GAMMA_PREFIX + "dob"]
+    for k, (i, j) in enumerate(zip(lefts, rights, strict=True)):
+        assert comparison.levels[got[k]] == reference_dob_level(dates[i], dates[j])
