@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from normalizers.errors import ConfigError, InputFileError, LinkageError
+from normalizers.errors import ConfigError, InputFileError, LinkageError, SchemaError
 
 app = typer.Typer(
     name="linkage",
@@ -140,6 +140,95 @@ def evaluate(
         typer.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
     else:
         console.print(report_table(report))
+
+
+@app.command()
+def run(
+    input: Annotated[
+        Optional[list[Path]],
+        typer.Option("--input", "-i", help="Input file in the canonical schema (repeatable)."),
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output directory.")] = Path("out"),
+    config: Annotated[
+        Optional[Path], typer.Option("--config", "-c", help="TOML job file (sources, thresholds, rules).")
+    ] = None,
+    store: Annotated[
+        Optional[str],
+        typer.Option(help="Identity store URL (default: sqlite file OUT/identity.db)."),
+    ] = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Link the records of many departments into persons and write crosswalk, persons, rejects, review, model and report."""
+    from linkage.config import JobConfig
+    from linkage.pipeline import AccountingError, run_job
+
+    console = _console(quiet)
+    try:
+        job = JobConfig.from_toml(config) if config is not None else JobConfig()
+        if not input and not job.sources:
+            raise ConfigError("no input: give --input FILE or a --config job file with [[sources]]")
+        with _StageDisplay(console) as display:
+            result = run_job(list(input or ()), out, job, store_url=store, on_stage=display.update)
+    except AccountingError as exc:
+        Console(stderr=True).print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(int(ExitCode.ACCOUNTING)) from None
+    except LinkageError as exc:
+        raise _fail(console, exc) from None
+    console.print(f"[bold]{result.accounting_line}[/bold]")
+    console.print(
+        f"{result.candidate_pairs:,} candidate pairs, {result.review_pairs:,} for review; "
+        f"{sum(result.timings.values()):.1f} s; outputs in {out}"
+    )
+
+
+class _StageDisplay:
+    """One line per pipeline stage: a spinner while it runs, its counts and time when done."""
+
+    def __init__(self, console: Console) -> None:
+        self._progress = Progress(
+            TextColumn("{task.fields[mark]}"), TextColumn("[bold]{task.fields[stage]:<9}[/bold]"),
+            TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
+        )
+        self._tasks: dict[str, object] = {}
+
+    def __enter__(self) -> _StageDisplay:
+        self._progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.__exit__(*exc)
+
+    def update(self, stage: str, message: str) -> None:
+        if stage not in self._tasks:
+            self._tasks[stage] = self._progress.add_task("…", total=1, stage=stage, mark="[yellow]•[/]")
+        elif message:
+            self._progress.update(self._tasks[stage], description=message, completed=1, mark="[green]✓[/]")
+
+
+@app.command()
+def explain(
+    pair: Annotated[
+        Optional[list[str]], typer.Argument(help="Two records as SOURCE:RECORD_ID SOURCE:RECORD_ID.")
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output directory of a run.")] = Path("out"),
+    person: Annotated[Optional[str], typer.Option(help="Show how this person was formed.")] = None,
+) -> None:
+    """Explain a pair's score (waterfall of comparison weights) or how a person was formed."""
+    from linkage.explain import explain_person_table, explain_pair_table
+
+    console = Console()
+    try:
+        if person is not None:
+            if pair:
+                raise ConfigError("give either two records or --person, not both")
+            for table in explain_person_table(out, person):
+                console.print(table)
+        else:
+            if not pair or len(pair) != 2:
+                raise ConfigError("expected two records as SOURCE:RECORD_ID SOURCE:RECORD_ID")
+            console.print(explain_pair_table(out, pair[0], pair[1]))
+    except LinkageError as exc:
+        raise _fail(console, exc) from None
 
 
 def _reason_table(counts, total: int) -> Table:

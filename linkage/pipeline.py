@@ -1,0 +1,370 @@
+"""The batch linkage job: department extracts in, person identities out.
+
+``run_job`` chains the stages of ARCHITECTURE.md — read, normalize, block,
+compare, train, score, cluster, reconcile with the identity store, write — and
+checks at the end that every input row landed either in the crosswalk or in
+the rejects.  The CLI (``linkage run``) and the Python API call this one
+function; neither reimplements a stage.
+
+Outputs in the output directory (see :data:`OUTPUT_FILES`)::
+
+    crosswalk.parquet   source, record_id, person_id, match_probability
+    persons.parquet     one row per person: canonical values, records, sources
+    rejects.parquet     source, record_id, input_row, reason (rows that cannot be linked)
+    review.parquet      uncertain pairs (and pairs cut by constraints), both records side by side
+    model.json          the trained Fellegi-Sunter model (versioned)
+    records.parquet     the normalized records (for ``linkage explain``)
+    edges.parquet       the pairs that joined (or were cut from) each person
+    summary.json        counts and timings of the run
+    report.html         a self-contained report (no network access needed)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import polars as pl
+
+from blocking import BlockingRule, add_blocking_keys, default_rules, generate_pairs
+from linkage.clustering import CUT_REASON, ClusterResult, cluster
+from linkage.comparisons import Comparison, comparison_vectors, default_comparisons
+from linkage.config import JobConfig
+from linkage.em import train
+from linkage.io import concat_sources, read_source
+from linkage.model import FSModel, score
+from linkage.store import IdentityStore
+from normalizers import schema as s
+from normalizers.errors import LinkageError
+from normalizers.frame import normalize_frame, reason_counts
+
+log = logging.getLogger(__name__)
+
+CROSSWALK: Final = "crosswalk.parquet"
+PERSONS: Final = "persons.parquet"
+REJECTS: Final = "rejects.parquet"
+REVIEW: Final = "review.parquet"
+MODEL: Final = "model.json"
+RECORDS: Final = "records.parquet"
+EDGES: Final = "edges.parquet"
+SUMMARY: Final = "summary.json"
+REPORT: Final = "report.html"
+OUTPUT_FILES: Final = (CROSSWALK, PERSONS, REJECTS, REVIEW, MODEL, RECORDS, EDGES, SUMMARY, REPORT)
+
+INPUT_ROW: Final = "input_row"  # rejects: 0-based position of the row in the stacked inputs
+REASON: Final = "reason"
+EDGE_KIND: Final = "edge"  # edges.parquet: "kept" or "cut"
+
+STAGES: Final = ("read", "normalize", "block", "compare", "train", "score", "cluster", "identify", "write")
+
+StageCallback = Callable[[str, str], None]
+"""``(stage, message)``: called when a stage starts (message "") and ends (message: its counts)."""
+
+# Raw columns shown side by side in review.parquet
+_REVIEW_COLUMNS: Final = (
+    s.SOURCE, s.RECORD_ID, s.NAME, s.NAME_LATIN, s.ID_NUMBER, s.BIRTH_DATE, s.SEX, s.PHONE, s.ADDRESS,
+)
+
+
+class AccountingError(LinkageError):
+    """Rows went missing: crosswalk + rejects do not add up to the input rows."""
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What a run produced, with counts for the CLI and the report."""
+
+    out_dir: Path
+    run_id: int
+    input_rows: int
+    linked_rows: int
+    rejected_rows: int
+    persons: int
+    candidate_pairs: int
+    review_pairs: int
+    timings: dict[str, float]
+    blocking_counts: pl.DataFrame
+    cluster_summary: dict[str, Any]
+    events: dict[str, int]
+    model: FSModel
+    reasons: pl.DataFrame = field(repr=False)
+
+    @property
+    def accounting_line(self) -> str:
+        return (
+            f"{self.input_rows:,} input rows = {self.linked_rows:,} linked to "
+            f"{self.persons:,} persons + {self.rejected_rows:,} rejected"
+        )
+
+
+def read_inputs(inputs: Sequence[Path], config: JobConfig) -> pl.DataFrame:
+    """Stack the job's sources: files named on the command line, then the job file's sources."""
+    frames = [read_source(path) for path in inputs]
+    frames += [
+        read_source(
+            src.path, name=src.name, columns=src.columns, encoding=src.encoding,
+            file_format=src.format,
+        )
+        for src in config.sources
+    ]
+    return concat_sources(frames)
+
+
+def run_job(
+    inputs: Sequence[Path],
+    out_dir: Path,
+    config: JobConfig | None = None,
+    *,
+    store_url: str | None = None,
+    on_stage: StageCallback | None = None,
+    rules: Sequence[BlockingRule] | None = None,
+    comparisons: Sequence[Comparison] | None = None,
+) -> RunResult:
+    """Run the whole job and write every output to ``out_dir``.
+
+    Raises :class:`AccountingError` if any input row is neither linked nor
+    rejected; input and configuration problems raise their own LinkageErrors
+    before any output is written.
+    """
+    config = config or JobConfig()
+    note = on_stage or (lambda _stage, _message: None)
+    timings: dict[str, float] = {}
+    out_dir = Path(out_dir)
+
+    def stage(name: str) -> _Stage:
+        return _Stage(name, note, timings)
+
+    with stage("read") as st:
+        raw = read_inputs(inputs, config)
+        st.done(f"{raw.height:,} rows from {raw[s.SOURCE].n_unique():,} sources")
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    with stage("normalize") as st:
+        records = normalize_frame(raw)
+        del raw
+        rejected_mask = pl.col(s.RECORD_REASON).is_not_null()
+        rejects = records.filter(rejected_mask).select(
+            s.SOURCE, s.RECORD_ID, pl.col(s.ROW_ID).alias(INPUT_ROW), pl.col(s.RECORD_REASON).alias(REASON)
+        )
+        linkable = records.filter(~rejected_mask)
+        st.done(f"{linkable.height:,} linkable, {rejects.height:,} rejected")
+
+    with stage("block") as st:
+        block_rules = tuple(rules) if rules is not None else _rules_from_config(config)
+        keyed = add_blocking_keys(records)
+        blocked = generate_pairs(keyed, block_rules)
+        pairs = blocked.pairs
+        st.done(f"{pairs.height:,} candidate pairs from {len(block_rules)} rules")
+
+    comps = tuple(comparisons) if comparisons is not None else default_comparisons()
+    with stage("compare") as st:
+        vectors = comparison_vectors(keyed, pairs, comps)
+        st.done(f"{vectors.height:,} comparison vectors x {len(comps)} comparisons")
+
+    with stage("train") as st:
+        model = train(
+            vectors, linkable, comps,
+            u_pairs=config.training.u_pairs, seed=config.training.seed,
+            max_iter=config.training.max_em_iterations,
+            match_threshold=config.thresholds.match, review_threshold=config.thresholds.review,
+        )
+        st.done(f"EM {model.training.em_iterations} iterations, prior {model.prior:.3g}")
+
+    with stage("score") as st:
+        scored = score(vectors, linkable, model)
+        del vectors
+        above = int((scored[s.MATCH_PROBABILITY] >= model.match_threshold).sum())
+        st.done(f"{above:,} pairs at or above {model.match_threshold}")
+
+    with stage("cluster") as st:
+        clustered = cluster(
+            linkable, scored, threshold=model.match_threshold,
+            max_cluster_size=config.clustering.max_cluster_size,
+        )
+        st.done(f"{clustered.n_clusters:,} clusters, {clustered.components_broken:,} broken by constraints")
+
+    with stage("identify") as st:
+        url = store_url or config.store or f"sqlite:///{(out_dir / 'identity.db').resolve()}"
+        with IdentityStore.open(url) as store:
+            run_id = store.begin_run(config)
+            try:
+                clusters = linkable.select(s.ROW_ID, s.SOURCE, s.RECORD_ID, s.ID_KEY).join(
+                    clustered.clusters, on=s.ROW_ID, how="left"
+                )
+                crosswalk, events = store.reconcile(clusters.select(s.SOURCE, s.RECORD_ID, s.CLUSTER_ID))
+                crosswalk = clusters.join(crosswalk, on=[s.SOURCE, s.RECORD_ID], how="left")
+                persons = _persons(linkable, crosswalk)
+                store.save_run(
+                    run_id,
+                    crosswalk.select(s.SOURCE, s.RECORD_ID, s.PERSON_ID, s.MATCH_PROBABILITY, s.ID_KEY),
+                    persons, events, model.to_json(),
+                )
+                store.finish_run(run_id)
+            except BaseException:
+                store.finish_run(run_id, status="failed")
+                raise
+        event_counts = (
+            {k: int(v) for k, v in events.group_by("kind").len().iter_rows()} if events.height else {}
+        )
+        st.done(f"{persons.height:,} persons; events {event_counts or 'none'}")
+
+    with stage("write") as st:
+        review = _review_pairs(records, scored, clustered, model)
+        _write_outputs(out_dir, records, crosswalk, persons, rejects, review, clustered, model)
+        linked = crosswalk.height
+        if linked + rejects.height != records.height:
+            raise AccountingError(
+                f"row accounting failed: {records.height:,} input rows but {linked:,} linked "
+                f"+ {rejects.height:,} rejected"
+            )
+        st.done(f"{len(OUTPUT_FILES)} files in {out_dir}")
+
+    result = RunResult(
+        out_dir=out_dir, run_id=run_id, input_rows=records.height, linked_rows=linked,
+        rejected_rows=rejects.height, persons=persons.height, candidate_pairs=pairs.height,
+        review_pairs=review.height, timings=timings, blocking_counts=blocked.counts,
+        cluster_summary=clustered.summary(), events=event_counts, model=model,
+        reasons=reason_counts(records),
+    )
+    _write_summary(out_dir, result)
+    from linkage.report import write_report
+
+    write_report(out_dir, result, scored=scored, persons=persons)
+    return result
+
+
+class _Stage:
+    """Times one stage and reports its start and end through the callback."""
+
+    def __init__(self, name: str, note: StageCallback, timings: dict[str, float]) -> None:
+        self.name, self._note, self._timings = name, note, timings
+        self._message = ""
+
+    def __enter__(self) -> _Stage:
+        self._started = time.perf_counter()
+        self._note(self.name, "")
+        return self
+
+    def done(self, message: str) -> None:
+        self._message = message
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        self._timings[self.name] = time.perf_counter() - self._started
+        if exc_type is None:
+            log.info("%s: %s (%.2f s)", self.name, self._message, self._timings[self.name])
+            self._note(self.name, self._message)
+
+
+def _rules_from_config(config: JobConfig) -> tuple[BlockingRule, ...]:
+    if config.blocking is None:
+        return default_rules()
+    return tuple(BlockingRule.from_dict(rule.model_dump()) for rule in config.blocking)
+
+
+def _persons(records: pl.DataFrame, crosswalk: pl.DataFrame) -> pl.DataFrame:
+    """One row per person: the most frequent value of each canonical field among its records.
+
+    The person's ID number is the most frequent valid one among records whose
+    own birth date agrees with it (a child's record carrying a guardian's ID
+    must not give the child the guardian's number).
+    """
+    joined = records.select(
+        s.SOURCE, s.RECORD_ID, s.NAME_NORM, s.NAME_LATIN_NORM, s.ID_KIND, s.ID_NORM, s.DOB, s.SEX_BEST,
+        s.BIRTH_DATE_NORM, s.ID_BIRTH_DATE,
+    ).join(crosswalk.select(s.SOURCE, s.RECORD_ID, s.PERSON_ID), on=[s.SOURCE, s.RECORD_ID])
+    own_id = pl.col(s.BIRTH_DATE_NORM).is_null() | (pl.col(s.BIRTH_DATE_NORM) == pl.col(s.ID_BIRTH_DATE))
+    trusted_id = pl.when(own_id.fill_null(True)).then(pl.col(s.ID_NORM))
+    trusted_kind = pl.when(own_id.fill_null(True) & pl.col(s.ID_NORM).is_not_null()).then(pl.col(s.ID_KIND))
+
+    def mode(expr: pl.Expr) -> pl.Expr:
+        # most frequent non-null value; ties go to the smallest, so reruns agree
+        return expr.drop_nulls().mode().sort().first()
+
+    return (
+        joined.group_by(s.PERSON_ID)
+        .agg(
+            mode(pl.col(s.NAME_NORM)).alias(s.NAME_NORM),
+            mode(pl.col(s.NAME_LATIN_NORM)).alias(s.NAME_LATIN_NORM),
+            mode(trusted_id).alias(s.ID_NORM),
+            mode(trusted_kind).alias(s.ID_KIND),
+            mode(pl.col(s.DOB)).alias(s.DOB),
+            mode(pl.col(s.SEX_BEST)).alias(s.SEX_BEST),
+            pl.len().alias("records"),
+            pl.col(s.SOURCE).n_unique().alias("sources"),
+            pl.col(s.SOURCE).unique().sort().alias("source_list"),
+        )
+        .sort(s.PERSON_ID)
+    )
+
+
+def _review_pairs(
+    records: pl.DataFrame, scored: pl.DataFrame, clustered: ClusterResult, model: FSModel
+) -> pl.DataFrame:
+    """Pairs in the uncertain band plus pairs cut by constraints, both records side by side."""
+    band = scored.filter(
+        (pl.col(s.MATCH_PROBABILITY) >= model.review_threshold)
+        & (pl.col(s.MATCH_PROBABILITY) < model.match_threshold)
+    ).select(s.ROW_L, s.ROW_R, s.RULE, s.MATCH_WEIGHT, s.MATCH_PROBABILITY,
+             pl.lit("uncertain").alias("why"))
+    cut = clustered.cut_edges.select(
+        s.ROW_L, s.ROW_R, s.RULE, s.MATCH_WEIGHT, s.MATCH_PROBABILITY,
+        pl.col(CUT_REASON).alias("why"),
+    )
+    pairs = pl.concat([band, cut], how="vertical_relaxed")
+    side = records.select(s.ROW_ID, *_REVIEW_COLUMNS)
+    left = side.rename({c: f"{c}_l" for c in _REVIEW_COLUMNS} | {s.ROW_ID: s.ROW_L})
+    right = side.rename({c: f"{c}_r" for c in _REVIEW_COLUMNS} | {s.ROW_ID: s.ROW_R})
+    return (
+        pairs.join(left, on=s.ROW_L, how="left")
+        .join(right, on=s.ROW_R, how="left")
+        .sort(s.MATCH_PROBABILITY, descending=True)
+    )
+
+
+def _write_outputs(
+    out_dir: Path,
+    records: pl.DataFrame,
+    crosswalk: pl.DataFrame,
+    persons: pl.DataFrame,
+    rejects: pl.DataFrame,
+    review: pl.DataFrame,
+    clustered: ClusterResult,
+    model: FSModel,
+) -> None:
+    crosswalk.select(s.SOURCE, s.RECORD_ID, s.PERSON_ID, s.MATCH_PROBABILITY).write_parquet(
+        out_dir / CROSSWALK
+    )
+    persons.write_parquet(out_dir / PERSONS)
+    rejects.write_parquet(out_dir / REJECTS)
+    review.write_parquet(out_dir / REVIEW)
+    (out_dir / MODEL).write_text(model.to_json(), encoding="utf-8")
+    records.join(crosswalk.select(s.ROW_ID, s.PERSON_ID), on=s.ROW_ID, how="left").write_parquet(
+        out_dir / RECORDS
+    )
+    kept = clustered.kept_edges.with_columns(pl.lit("kept").alias(EDGE_KIND))
+    cut = clustered.cut_edges.with_columns(pl.lit("cut").alias(EDGE_KIND))
+    pl.concat([kept, cut], how="diagonal_relaxed").write_parquet(out_dir / EDGES)
+
+
+def _write_summary(out_dir: Path, result: RunResult) -> None:
+    summary = {
+        "run_id": result.run_id,
+        "input_rows": result.input_rows,
+        "linked_rows": result.linked_rows,
+        "rejected_rows": result.rejected_rows,
+        "persons": result.persons,
+        "candidate_pairs": result.candidate_pairs,
+        "review_pairs": result.review_pairs,
+        "timings_s": {k: round(v, 3) for k, v in result.timings.items()},
+        "clusters": result.cluster_summary,
+        "events": result.events,
+        "blocking": result.blocking_counts.to_dicts(),
+        "thresholds": {"match": result.model.match_threshold, "review": result.model.review_threshold},
+    }
+    (out_dir / SUMMARY).write_text(json.dumps(summary, ensure_ascii=False, indent=2, default=str),
+                                   encoding="utf-8")
