@@ -62,7 +62,10 @@ class Comparison(Protocol):
     left and right record of each pair (same height) and returns one Int8 level
     per pair.  ``tf_column``/``tf_level`` name the record column whose value
     frequencies adjust the weight of that level (or None); ``weight_bounds``
-    keeps EM away from degenerate solutions; ``to_dict`` is what model.json
+    keeps EM away from degenerate solutions; ``identity_levels`` are the levels
+    that say "same identity" by themselves (an agreeing ID or name), as opposed
+    to supporting evidence a household shares (birth date, phone, address): the
+    model links a pair only if one of them holds; ``to_dict`` is what model.json
     stores to rebuild the comparison (with a ``"type"`` key).
     """
 
@@ -83,6 +86,9 @@ class Comparison(Protocol):
 
     @property
     def weight_bounds(self) -> WeightBounds: ...
+
+    @property
+    def identity_levels(self) -> tuple[str, ...]: ...
 
     def compute(self, left: pl.DataFrame, right: pl.DataFrame) -> pl.Series: ...
 
@@ -162,6 +168,7 @@ class IdComparison:
     min_mask_overlap: int = 8
     exclusive_kinds: tuple[str, ...] = ("RESIDENT", "HMT_PERMIT", "FOREIGN_PR")
     different_same_kind_max_weight: float = -10.0
+    guardian_year_gap: int = 10
 
     levels: ClassVar[tuple[str, ...]] = (
         NULL_LEVEL,
@@ -181,6 +188,10 @@ class IdComparison:
                 f"min_mask_overlap: expected an integer in 1..18 (got {self.min_mask_overlap!r})"
             )
         object.__setattr__(self, "exclusive_kinds", tuple(self.exclusive_kinds))
+        if not isinstance(self.guardian_year_gap, int) or self.guardian_year_gap < 1:
+            raise ConfigError(
+                f"guardian_year_gap: expected a whole number of years >= 1 (got {self.guardian_year_gap!r})"
+            )
         if self.different_same_kind_max_weight > 0:
             raise ConfigError(
                 "different_same_kind_max_weight: expected a log2 weight <= 0 "
@@ -212,7 +223,16 @@ class IdComparison:
 
     @property
     def weight_bounds(self) -> WeightBounds:
-        return {"different_same_kind": (None, self.different_same_kind_max_weight)}
+        # A guardian's number on a child's record says nothing about whether two records
+        # are one person: the shared number must not count for them.
+        return {
+            "different_same_kind": (None, self.different_same_kind_max_weight),
+            "exact_conflicting": (None, 0.0),
+        }
+
+    @property
+    def identity_levels(self) -> tuple[str, ...]:
+        return ("exact", "repair", "mask_compatible")
 
     def to_dict(self) -> dict[str, Any]:
         return _as_dict(self)
@@ -233,10 +253,10 @@ class IdComparison:
             )
 
         def conflicting(side: Any) -> pl.Expr:
-            return (
-                (side(s.BIRTH_DATE_NORM) != side(s.ID_BIRTH_DATE))
-                | (side(s.SEX_NORM) != side(s.ID_SEX))
-            ).fill_null(False)
+            # A generation between the record's own birth date and its ID's: the ID is a
+            # parent's or guardian's.  Typos (a digit, a swapped day and month) stay below it.
+            gap = (side(s.BIRTH_DATE_NORM).dt.year() - side(s.ID_BIRTH_DATE).dt.year()).abs()
+            return (gap >= self.guardian_year_gap).fill_null(False)
 
         def pattern(side: Any) -> pl.Expr:
             number = side(s.ID_NORM)
@@ -403,6 +423,12 @@ class NameComparison:
     def weight_bounds(self) -> WeightBounds:
         return {}
 
+    @property
+    def identity_levels(self) -> tuple[str, ...]:
+        # the same name, read or written differently; a fuzzy likeness is not enough on its
+        # own, since twins and siblings share a surname and often a character
+        return ("exact", "pinyin", "latin", "swapped", "token")
+
     def to_dict(self) -> dict[str, Any]:
         return _as_dict(self)
 
@@ -544,6 +570,10 @@ class DobComparison:
     def weight_bounds(self) -> WeightBounds:
         return {}
 
+    @property
+    def identity_levels(self) -> tuple[str, ...]:
+        return ()
+
     def to_dict(self) -> dict[str, Any]:
         return _as_dict(self)
 
@@ -634,6 +664,10 @@ class ExactComparison:
     def weight_bounds(self) -> WeightBounds:
         return {}
 
+    @property
+    def identity_levels(self) -> tuple[str, ...]:
+        return ()
+
     def to_dict(self) -> dict[str, Any]:
         return _as_dict(self)
 
@@ -683,6 +717,10 @@ class AddressComparison:
     @property
     def weight_bounds(self) -> WeightBounds:
         return {}
+
+    @property
+    def identity_levels(self) -> tuple[str, ...]:
+        return ()
 
     def to_dict(self) -> dict[str, Any]:
         return _as_dict(self)

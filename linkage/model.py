@@ -85,6 +85,7 @@ class ComparisonParams(BaseModel):
     definition: dict[str, Any]
     levels: tuple[LevelParams, ...]
     tf: TermFrequency | None = None
+    identity_levels: tuple[str, ...] = ()
 
     @model_validator(mode="after")
     def _check(self) -> ComparisonParams:
@@ -104,6 +105,9 @@ class ComparisonParams(BaseModel):
                     f"comparison {self.name}: {which} of the non-null levels sums to "
                     f"{total:.6f}, not 1"
                 )
+        unknown = set(self.identity_levels) - set(labels[1:])
+        if unknown:
+            raise ValueError(f"comparison {self.name}: identity levels {sorted(unknown)} are not levels")
         if self.tf is not None and self.tf.level not in labels[1:]:
             raise ValueError(
                 f"comparison {self.name}: tf level {self.tf.level!r} is not one of its levels"
@@ -148,6 +152,14 @@ class FSModel(BaseModel):
     prior: float = Field(gt=0.0, lt=1.0, description="P(match) for two records drawn at random")
     match_threshold: float = Field(default=0.99, gt=0.0, lt=1.0)
     review_threshold: float = Field(default=0.5, gt=0.0, lt=1.0)
+    require_identity_evidence: bool = Field(
+        default=True,
+        description=(
+            "cap pairs with no identity agreement (no comparison at one of its identity_levels) "
+            "at the review threshold: birth date, phone and address agree within households, "
+            "and Fellegi-Sunter's independence assumption would add them up into a link"
+        ),
+    )
     comparisons: tuple[ComparisonParams, ...]
     training: TrainingInfo
 
@@ -193,6 +205,11 @@ class FSModel(BaseModel):
         if review is not None:
             data["review_threshold"] = review
         return _validate(data)
+
+    @property
+    def identity_cap_weight(self) -> float:
+        """The highest match weight of a pair without identity evidence: the review threshold's."""
+        return math.log2(self.review_threshold / (1.0 - self.review_threshold))
 
     # ------------------------------------------------------------- files
     def to_json(self, *, indent: int | None = 2) -> str:
@@ -253,7 +270,8 @@ def comparison_params(
         tf = TermFrequency(column=comparison.tf_column, level=comparison.tf_level)
     try:
         return ComparisonParams(
-            name=comparison.name, definition=comparison.to_dict(), levels=tuple(levels), tf=tf
+            name=comparison.name, definition=comparison.to_dict(), levels=tuple(levels), tf=tf,
+            identity_levels=tuple(getattr(comparison, "identity_levels", ())),
         )
     except ValidationError as exc:
         raise ConfigError(f"comparison {comparison.name}: {exc.errors()[0]['msg']}") from None
@@ -350,6 +368,18 @@ def _probability(weight: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp2(-np.clip(weight, -1000.0, 1000.0)))
 
 
+def identity_evidence(vectors: pl.DataFrame, model: FSModel) -> np.ndarray:
+    """Per pair: does some comparison sit at one of its identity levels?  All true without a gate."""
+    gates = [c for c in model.comparisons if c.identity_levels]
+    if not model.require_identity_evidence or not gates:
+        return np.ones(vectors.height, dtype=bool)
+    found = np.zeros(vectors.height, dtype=bool)
+    for comp in gates:
+        levels = [comp.labels.index(label) for label in comp.identity_levels]
+        found |= np.isin(vectors[s.GAMMA_PREFIX + comp.name].to_numpy(), levels)
+    return found
+
+
 def score(
     vectors: pl.DataFrame,
     records: pl.DataFrame | None,
@@ -368,6 +398,8 @@ def score(
     total = np.full(vectors.height, model.prior_weight, dtype=np.float64)
     for w in weights:
         total += w
+    capped = ~identity_evidence(vectors, model)
+    np.minimum(total, model.identity_cap_weight, out=total, where=capped)
     return vectors.with_columns(
         pl.Series(s.MATCH_WEIGHT, total, dtype=pl.Float64),
         pl.Series(s.MATCH_PROBABILITY, _probability(total), dtype=pl.Float64),
@@ -401,6 +433,7 @@ class PairExplanation:
     terms: tuple[ExplanationTerm, ...]
     match_weight: float
     match_probability: float
+    capped: bool = False  # no identity evidence: the weight was capped at the review threshold
 
     def to_frame(self) -> pl.DataFrame:
         """One row for the prior and one per comparison, with the running total."""
@@ -467,6 +500,9 @@ def explain_pair(
             ExplanationTerm(comp.name, level, params.label, params.m, params.u, u_tf, float(w[0]))
         )
     total = model.prior_weight + sum(t.weight for t in terms)
+    capped = not bool(identity_evidence(vectors, model)[0]) and total > model.identity_cap_weight
+    if capped:
+        total = model.identity_cap_weight
     return PairExplanation(
         row_l=row_l,
         row_r=row_r,
@@ -475,4 +511,5 @@ def explain_pair(
         terms=tuple(terms),
         match_weight=total,
         match_probability=float(_probability(np.array([total]))[0]),
+        capped=capped,
     )

@@ -38,7 +38,8 @@ TRUE_U = {
     "address": [0.05, 0.1, 0.3, 0.55],
 }
 TRUE_M = {
-    "id": [0.85, 0.02, 0.03, 0.05, 0.0005, 0.0495],
+    # exact_conflicting (a guardian's ID) below its u: training bounds its weight at 0
+    "id": [0.85, 0.0004, 0.0496, 0.05, 0.0005, 0.0495],
     "name": [0.7, 0.08, 0.05, 0.02, 0.06, 0.02, 0.04, 0.03],
     "dob": [0.9, 0.02, 0.04, 0.02, 0.02],
     "sex": [0.97, 0.03],
@@ -241,7 +242,7 @@ SMALL = records([COMMON] * 5 + FILLER[:30])
 
 def test_score_adds_weight_and_probability(simulated: tuple[pl.DataFrame, np.ndarray]) -> None:
     vectors, is_match = simulated
-    model = known_model()
+    model = known_model(require_identity_evidence=False)
     scored = score(vectors, None, model)
     assert scored.columns == [*vectors.columns, s.MATCH_WEIGHT, s.MATCH_PROBABILITY]
     expected = np.full(vectors.height, math.log2(TRUE_PRIOR / (1 - TRUE_PRIOR)))
@@ -252,6 +253,23 @@ def test_score_adds_weight_and_probability(simulated: tuple[pl.DataFrame, np.nda
     assert np.allclose(p, 1 / (1 + 2.0**-expected))
     # scores from the true model separate the simulated classes
     assert ((p >= 0.5) == is_match).mean() > 0.97
+
+
+def test_pairs_without_identity_evidence_are_capped_at_review(
+    simulated: tuple[pl.DataFrame, np.ndarray],
+) -> None:
+    vectors, _ = simulated
+    model = known_model()
+    gated = score(vectors, None, model)[s.MATCH_WEIGHT].to_numpy()
+    free = score(vectors, None, model.model_copy(update={"require_identity_evidence": False}))
+    free_w = free[s.MATCH_WEIGHT].to_numpy()
+    id_level = vectors[s.GAMMA_PREFIX + "id"].to_numpy()
+    name_level = vectors[s.GAMMA_PREFIX + "name"].to_numpy()
+    evidence = np.isin(id_level, [1, 3, 4]) | np.isin(name_level, [1, 2, 3, 4, 6])
+    assert np.allclose(gated[evidence], free_w[evidence])
+    assert np.allclose(gated[~evidence], np.minimum(free_w[~evidence], model.identity_cap_weight))
+    assert (gated[~evidence] <= model.identity_cap_weight + 1e-9).all()
+    assert (~evidence & (free_w > model.identity_cap_weight)).any()  # the cap did bite
 
 
 @settings(max_examples=100, deadline=None)
