@@ -65,7 +65,10 @@ class Comparison(Protocol):
     keeps EM away from degenerate solutions; ``identity_levels`` are the levels
     that say "same identity" by themselves (an agreeing ID or name), as opposed
     to supporting evidence a household shares (birth date, phone, address): the
-    model links a pair only if one of them holds; ``to_dict`` is what model.json
+    model links a pair only if one of them holds, and ``veto_levels`` are levels
+    that forbid an automatic link whatever else agrees (the pair goes to clerical
+    review): a different given name beside the same surname, which is what twins,
+    siblings and a child on a guardian's ID look like; ``to_dict`` is what model.json
     stores to rebuild the comparison (with a ``"type"`` key).
     """
 
@@ -89,6 +92,9 @@ class Comparison(Protocol):
 
     @property
     def identity_levels(self) -> tuple[str, ...]: ...
+
+    @property
+    def veto_levels(self) -> tuple[str, ...]: ...
 
     def compute(self, left: pl.DataFrame, right: pl.DataFrame) -> pl.Series: ...
 
@@ -151,9 +157,10 @@ def _finish(frame: pl.DataFrame, expr: pl.Expr, name: str) -> pl.Series:
 class IdComparison:
     """Identity documents: the strongest evidence both ways.
 
-    Levels: ``exact`` (same ID_KEY); ``exact_conflicting`` (same ID_KEY, but a
-    record's own birth date or sex contradicts what the ID encodes: the tell-tale
-    of a child's record carrying a guardian's ID); ``repair`` (one side's
+    Levels: ``exact`` (same ID_KEY); ``exact_conflicting`` (same ID_KEY, but on a
+    record whose own birth date is a generation from the ID's, so ID_OWN is null:
+    the tell-tale of a child's record carrying a guardian's ID; it carries no
+    weight); ``repair`` (one side's
     checksum-failed ID has the other's number among its single-edit repairs, or
     both have a repair in common); ``mask_compatible`` (a masked or
     Excel-truncated ID agrees with the other on every position visible in both,
@@ -161,14 +168,14 @@ class IdComparison:
     numbers of a kind a person holds only one of, differing: strong evidence of
     different persons, unless a number was upgraded from 15 digits, which have
     no check digit, or its own record contradicts it, as a guardian's ID does);
-    ``different`` (anything else, e.g. two passports).
+    ``different`` (anything else of one kind, e.g. two passports).  Documents of
+    different kinds (a resident ID beside a passport) are not compared: null.
     """
 
     name: str = "id"
     min_mask_overlap: int = 8
     exclusive_kinds: tuple[str, ...] = ("RESIDENT", "HMT_PERMIT", "FOREIGN_PR")
     different_same_kind_max_weight: float = -10.0
-    guardian_year_gap: int = 10
 
     levels: ClassVar[tuple[str, ...]] = (
         NULL_LEVEL,
@@ -188,10 +195,6 @@ class IdComparison:
                 f"min_mask_overlap: expected an integer in 1..18 (got {self.min_mask_overlap!r})"
             )
         object.__setattr__(self, "exclusive_kinds", tuple(self.exclusive_kinds))
-        if not isinstance(self.guardian_year_gap, int) or self.guardian_year_gap < 1:
-            raise ConfigError(
-                f"guardian_year_gap: expected a whole number of years >= 1 (got {self.guardian_year_gap!r})"
-            )
         if self.different_same_kind_max_weight > 0:
             raise ConfigError(
                 "different_same_kind_max_weight: expected a log2 weight <= 0 "
@@ -209,8 +212,7 @@ class IdComparison:
             s.ID_SEX,
             s.ID_MASK_PATTERN,
             s.ID_REPAIRS,
-            s.BIRTH_DATE_NORM,
-            s.SEX_NORM,
+            s.ID_OWN,
         )
 
     @property
@@ -234,6 +236,10 @@ class IdComparison:
     def identity_levels(self) -> tuple[str, ...]:
         return ("exact", "repair", "mask_compatible")
 
+    @property
+    def veto_levels(self) -> tuple[str, ...]:
+        return ()
+
     def to_dict(self) -> dict[str, Any]:
         return _as_dict(self)
 
@@ -253,10 +259,8 @@ class IdComparison:
             )
 
         def conflicting(side: Any) -> pl.Expr:
-            # A generation between the record's own birth date and its ID's: the ID is a
-            # parent's or guardian's.  Typos (a digit, a swapped day and month) stay below it.
-            gap = (side(s.BIRTH_DATE_NORM).dt.year() - side(s.ID_BIRTH_DATE).dt.year()).abs()
-            return (gap >= self.guardian_year_gap).fill_null(False)
+            # the record's own birth date is a generation from its ID's: a guardian's number
+            return side(s.ID_KEY).is_not_null() & side(s.ID_OWN).is_null()
 
         def pattern(side: Any) -> pl.Expr:
             number = side(s.ID_NORM)
@@ -276,6 +280,7 @@ class IdComparison:
                 & (left(s.ID_KIND) == right(s.ID_KIND))
                 & left(s.ID_KIND).is_in(list(self.exclusive_kinds))
             ),
+            other_kind=(left(s.ID_KIND) != right(s.ID_KIND)).fill_null(False),
             # A number upgraded from 15 digits has no check digit to catch a typo, and a number
             # its own record contradicts may be a guardian's: their difference proves little.
             weak=(
@@ -316,6 +321,8 @@ class IdComparison:
 
         undecided = level < 0
         level[undecided & f["same_kind"] & ~f["weak"]] = at["different_same_kind"]
+        # A resident ID beside a passport says nothing: people hold several kinds of document.
+        level[(level < 0) & f["other_kind"]] = 0
         level[level < 0] = at["different"]
         return pl.Series(s.GAMMA_PREFIX + self.name, level, dtype=pl.Int8)
 
@@ -377,6 +384,7 @@ class NameComparison:
     name: str = "name"
     fuzzy_threshold: float = 0.92
     term_frequency: bool = True
+    surname_only_max_weight: float = -8.0
 
     levels: ClassVar[tuple[str, ...]] = (
         NULL_LEVEL,
@@ -397,6 +405,11 @@ class NameComparison:
         if not isinstance(self.term_frequency, bool):
             raise ConfigError(
                 f"term_frequency: expected true or false (got {self.term_frequency!r})"
+            )
+        if self.surname_only_max_weight > 0:
+            raise ConfigError(
+                "surname_only_max_weight: expected a log2 weight <= 0 "
+                f"(got {self.surname_only_max_weight!r})"
             )
 
     @property
@@ -421,13 +434,19 @@ class NameComparison:
 
     @property
     def weight_bounds(self) -> WeightBounds:
-        return {}
+        # EM lets household pairs (twins, parent and child) that share everything but the given
+        # name pull m of surname_only up; among true matches it is a name change, almost never.
+        return {"surname_only": (None, self.surname_only_max_weight)}
 
     @property
     def identity_levels(self) -> tuple[str, ...]:
         # the same name, read or written differently; a fuzzy likeness is not enough on its
         # own, since twins and siblings share a surname and often a character
         return ("exact", "pinyin", "latin", "swapped", "token")
+
+    @property
+    def veto_levels(self) -> tuple[str, ...]:
+        return ("surname_only",)
 
     def to_dict(self) -> dict[str, Any]:
         return _as_dict(self)
@@ -574,6 +593,10 @@ class DobComparison:
     def identity_levels(self) -> tuple[str, ...]:
         return ()
 
+    @property
+    def veto_levels(self) -> tuple[str, ...]:
+        return ()
+
     def to_dict(self) -> dict[str, Any]:
         return _as_dict(self)
 
@@ -629,11 +652,14 @@ class ExactComparison:
     """One column compared for equality: ``null``, ``agree_label``, ``different``.
 
     Used for sex (``SEX_BEST``, label ``equal``) and phone (``PHONE_NORM``, ``exact``).
+    With ``kind_column``, values of different kinds are not compared (null): a
+    mobile number differing from a landline says nothing.
     """
 
     name: str
     column: str
     agree_label: str = "exact"
+    kind_column: str | None = None
 
     def __post_init__(self) -> None:
         _check_name(self.name)
@@ -650,7 +676,7 @@ class ExactComparison:
 
     @property
     def columns(self) -> tuple[str, ...]:
-        return (self.column,)
+        return (self.column,) if self.kind_column is None else (self.column, self.kind_column)
 
     @property
     def tf_column(self) -> str | None:
@@ -668,6 +694,10 @@ class ExactComparison:
     def identity_levels(self) -> tuple[str, ...]:
         return ()
 
+    @property
+    def veto_levels(self) -> tuple[str, ...]:
+        return ()
+
     def to_dict(self) -> dict[str, Any]:
         return _as_dict(self)
 
@@ -678,7 +708,11 @@ class ExactComparison:
     def compute(self, left_records: pl.DataFrame, right_records: pl.DataFrame) -> pl.Series:
         frame = pair_frame(left_records, right_records, self.columns)
         c = self.column
-        level = _levels(left(c).is_null() | right(c).is_null(), [left(c) == right(c)])
+        null = left(c).is_null() | right(c).is_null()
+        if self.kind_column is not None:
+            k = self.kind_column
+            null = null | ((left(k) != right(k)) & (left(c) != right(c))).fill_null(False)
+        level = _levels(null, [left(c) == right(c)])
         return _finish(frame, level, self.name)
 
 
@@ -720,6 +754,10 @@ class AddressComparison:
 
     @property
     def identity_levels(self) -> tuple[str, ...]:
+        return ()
+
+    @property
+    def veto_levels(self) -> tuple[str, ...]:
         return ()
 
     def to_dict(self) -> dict[str, Any]:
@@ -765,7 +803,7 @@ def default_comparisons() -> tuple[Comparison, ...]:
         NameComparison(),
         DobComparison(),
         ExactComparison("sex", s.SEX_BEST, agree_label="equal"),
-        ExactComparison("phone", s.PHONE_NORM),
+        ExactComparison("phone", s.PHONE_NORM, kind_column=s.PHONE_KIND),
         AddressComparison(),
     )
 

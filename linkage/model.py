@@ -86,6 +86,7 @@ class ComparisonParams(BaseModel):
     levels: tuple[LevelParams, ...]
     tf: TermFrequency | None = None
     identity_levels: tuple[str, ...] = ()
+    veto_levels: tuple[str, ...] = ()
 
     @model_validator(mode="after")
     def _check(self) -> ComparisonParams:
@@ -105,9 +106,9 @@ class ComparisonParams(BaseModel):
                     f"comparison {self.name}: {which} of the non-null levels sums to "
                     f"{total:.6f}, not 1"
                 )
-        unknown = set(self.identity_levels) - set(labels[1:])
+        unknown = (set(self.identity_levels) | set(self.veto_levels)) - set(labels[1:])
         if unknown:
-            raise ValueError(f"comparison {self.name}: identity levels {sorted(unknown)} are not levels")
+            raise ValueError(f"comparison {self.name}: identity/veto levels {sorted(unknown)} are not levels")
         if self.tf is not None and self.tf.level not in labels[1:]:
             raise ValueError(
                 f"comparison {self.name}: tf level {self.tf.level!r} is not one of its levels"
@@ -155,9 +156,10 @@ class FSModel(BaseModel):
     require_identity_evidence: bool = Field(
         default=True,
         description=(
-            "cap pairs with no identity agreement (no comparison at one of its identity_levels) "
-            "at the review threshold: birth date, phone and address agree within households, "
-            "and Fellegi-Sunter's independence assumption would add them up into a link"
+            "cap at the review threshold pairs with no identity agreement (no comparison at one of "
+            "its identity_levels) or with a veto (a comparison at one of its veto_levels): birth "
+            "date, phone and address agree within households, and Fellegi-Sunter's independence "
+            "assumption would add them up into a link"
         ),
     )
     comparisons: tuple[ComparisonParams, ...]
@@ -272,6 +274,7 @@ def comparison_params(
         return ComparisonParams(
             name=comparison.name, definition=comparison.to_dict(), levels=tuple(levels), tf=tf,
             identity_levels=tuple(getattr(comparison, "identity_levels", ())),
+            veto_levels=tuple(getattr(comparison, "veto_levels", ())),
         )
     except ValidationError as exc:
         raise ConfigError(f"comparison {comparison.name}: {exc.errors()[0]['msg']}") from None
@@ -369,15 +372,22 @@ def _probability(weight: np.ndarray) -> np.ndarray:
 
 
 def identity_evidence(vectors: pl.DataFrame, model: FSModel) -> np.ndarray:
-    """Per pair: does some comparison sit at one of its identity levels?  All true without a gate."""
-    gates = [c for c in model.comparisons if c.identity_levels]
-    if not model.require_identity_evidence or not gates:
+    """Per pair: may it be linked automatically?
+
+    Some comparison must sit at one of its identity levels, and none at one of
+    its veto levels.  All true when the model does not require identity evidence.
+    """
+    if not model.require_identity_evidence or not any(c.identity_levels for c in model.comparisons):
         return np.ones(vectors.height, dtype=bool)
     found = np.zeros(vectors.height, dtype=bool)
-    for comp in gates:
-        levels = [comp.labels.index(label) for label in comp.identity_levels]
-        found |= np.isin(vectors[s.GAMMA_PREFIX + comp.name].to_numpy(), levels)
-    return found
+    vetoed = np.zeros(vectors.height, dtype=bool)
+    for comp in model.comparisons:
+        gamma = vectors[s.GAMMA_PREFIX + comp.name].to_numpy()
+        if comp.identity_levels:
+            found |= np.isin(gamma, [comp.labels.index(label) for label in comp.identity_levels])
+        if comp.veto_levels:
+            vetoed |= np.isin(gamma, [comp.labels.index(label) for label in comp.veto_levels])
+    return found & ~vetoed
 
 
 def score(

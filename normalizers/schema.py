@@ -85,6 +85,8 @@ ETHNICITY_REASON: Final = "ethnicity_reason"
 DOB: Final = "dob"                  # pl.Date: birth_date_norm, else the ID's birth date
 SEX_BEST: Final = "sex_best"        # "M"/"F": sex_norm, else the ID's sex
 NAME_KEYS: Final = "name_keys"      # list[str]: name_pinyin plus name_latin_keys, for Han-vs-Latin matching
+ID_OWN: Final = "id_own"            # id_key, unless the record's own birth date is a generation away from
+                                    # the ID's: then the number is a parent's or guardian's, not the holder's
 
 # whole record
 RECORD_REASON: Final = "record_reason"  # null when linkable, else a rejecting Reason

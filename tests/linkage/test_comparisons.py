@@ -24,6 +24,7 @@ from linkage.comparisons import (
     default_comparisons,
 )
 from normalizers import schema as s
+from normalizers.frame import own_id_expr
 from normalizers.errors import ConfigError, SchemaError
 
 RECORD_SCHEMA: dict[str, Any] = {
@@ -31,6 +32,7 @@ RECORD_SCHEMA: dict[str, Any] = {
     s.ID_KIND: pl.String,
     s.ID_NORM: pl.String,
     s.ID_KEY: pl.String,
+    s.ID_OWN: pl.String,
     s.ID_REASON: pl.String,
     s.ID_BIRTH_DATE: pl.Date,
     s.ID_SEX: pl.String,
@@ -48,6 +50,7 @@ RECORD_SCHEMA: dict[str, Any] = {
     s.DOB: pl.Date,
     s.SEX_BEST: pl.String,
     s.PHONE_NORM: pl.String,
+    s.PHONE_KIND: pl.String,
     s.ADDRESS_PROVINCE: pl.String,
     s.ADDRESS_CITY: pl.String,
     s.ADDRESS_COUNTY: pl.String,
@@ -58,7 +61,7 @@ RECORD_SCHEMA: dict[str, Any] = {
 def records(rows: list[dict[str, Any]]) -> pl.DataFrame:
     """A records frame with every column the comparisons read; row_id = position."""
     full = [{**{c: None for c in RECORD_SCHEMA}, **row, s.ROW_ID: i} for i, row in enumerate(rows)]
-    return pl.DataFrame(full, schema=RECORD_SCHEMA)
+    return pl.DataFrame(full, schema=RECORD_SCHEMA).with_columns(own_id_expr())
 
 
 def han(
@@ -206,7 +209,7 @@ BIRTH_A = dt.date(1980, 1, 1)
         pytest.param(
             resident(ID_A, BIRTH_A, "M"),
             {s.ID_KIND: "PASSPORT", s.ID_NORM: "E12345678", s.ID_KEY: "PASSPORT:E12345678"},
-            "different",
+            "null",  # people hold documents of several kinds: no evidence either way
             id="resident-vs-passport",
         ),
     ],

@@ -24,6 +24,7 @@ from linkage.em import estimate_u, random_pairs, train, train_supervised
 from linkage.interop import RecordLinkageFeature, agreement, one_hot, to_recordlinkage_features
 from linkage.model import FSModel, comparison_params, explain_pair, score, term_frequencies
 from normalizers import schema as s
+from normalizers.frame import own_id_expr
 from normalizers.errors import ConfigError, SchemaError
 
 COMPARISONS = default_comparisons()
@@ -40,7 +41,8 @@ TRUE_U = {
 TRUE_M = {
     # exact_conflicting (a guardian's ID) below its u: training bounds its weight at 0
     "id": [0.85, 0.0004, 0.0496, 0.05, 0.0005, 0.0495],
-    "name": [0.7, 0.08, 0.05, 0.02, 0.06, 0.02, 0.04, 0.03],
+    # surname_only below its training bound (log2(m/u) <= -8)
+    "name": [0.7397, 0.08, 0.05, 0.02, 0.06, 0.02, 0.0003, 0.03],
     "dob": [0.9, 0.02, 0.04, 0.02, 0.02],
     "sex": [0.97, 0.03],
     "phone": [0.6, 0.4],
@@ -169,6 +171,7 @@ RECORD_SCHEMA: dict[str, Any] = {
     s.ID_KIND: pl.String,
     s.ID_NORM: pl.String,
     s.ID_KEY: pl.String,
+    s.ID_OWN: pl.String,
     s.ID_REASON: pl.String,
     s.ID_BIRTH_DATE: pl.Date,
     s.ID_SEX: pl.String,
@@ -186,6 +189,7 @@ RECORD_SCHEMA: dict[str, Any] = {
     s.DOB: pl.Date,
     s.SEX_BEST: pl.String,
     s.PHONE_NORM: pl.String,
+    s.PHONE_KIND: pl.String,
     s.ADDRESS_PROVINCE: pl.String,
     s.ADDRESS_CITY: pl.String,
     s.ADDRESS_COUNTY: pl.String,
@@ -211,7 +215,7 @@ def person(
 
 def records(rows: list[dict[str, Any]]) -> pl.DataFrame:
     data = [{**{c: None for c in RECORD_SCHEMA}, **row, s.ROW_ID: i} for i, row in enumerate(rows)]
-    return pl.DataFrame(data, schema=RECORD_SCHEMA)
+    return pl.DataFrame(data, schema=RECORD_SCHEMA).with_columns(own_id_expr())
 
 
 def pairs(lefts: list[int], rights: list[int]) -> pl.DataFrame:
@@ -265,7 +269,9 @@ def test_pairs_without_identity_evidence_are_capped_at_review(
     free_w = free[s.MATCH_WEIGHT].to_numpy()
     id_level = vectors[s.GAMMA_PREFIX + "id"].to_numpy()
     name_level = vectors[s.GAMMA_PREFIX + "name"].to_numpy()
-    evidence = np.isin(id_level, [1, 3, 4]) | np.isin(name_level, [1, 2, 3, 4, 6])
+    evidence = (np.isin(id_level, [1, 3, 4]) | np.isin(name_level, [1, 2, 3, 4, 6])) & (
+        name_level != 7  # surname_only vetoes
+    )
     assert np.allclose(gated[evidence], free_w[evidence])
     assert np.allclose(gated[~evidence], np.minimum(free_w[~evidence], model.identity_cap_weight))
     assert (gated[~evidence] <= model.identity_cap_weight + 1e-9).all()
