@@ -1,0 +1,890 @@
+"""The identity store: the memory of person IDs across runs, on SQLAlchemy Core.
+
+The batch job keeps it in ``sqlite:///OUTDIR/identity.db``; a shared
+deployment uses PostgreSQL (``postgresql+psycopg://user@host/db``, optionally in
+its own ``schema``).  Tables (schema version 1)::
+
+    schema_meta  version PK, description, applied_at       one row per applied migration
+    runs         run_id PK, started_at, finished_at, records, persons, config_json, model_id,
+                 status (running -> saved -> finished | failed)
+    persons      person_id PK, status (active | merged | retired), merged_into, created_run,
+                 updated_run (last run that changed the row), records, sources (JSON list),
+                 name, name_latin, id_kind, id_number, id_masked, dob, sex  (canonical values chosen
+                 by the pipeline; id_masked for display)
+    crosswalk    (source, record_id) PK, person_id (indexed), run_id (run that assigned the
+                 person), match_probability, id_key (indexed), first_seen_run, last_seen_run
+    events       event_id PK, run_id, at, kind, person_id (indexed), related_ids (JSON list),
+                 records, reason
+    models       model_id PK (content hash), created_at, model_json
+
+The crosswalk keeps every record ever seen (lineage); the records of the latest
+saved run (``last_seen_run`` = that run) are the previous state the next run
+reconciles with.  Person rows are never deleted: merged and retired IDs stay,
+so an ID is never issued twice and a merged ID resolves to its survivor.
+
+Migrations: :data:`MIGRATIONS` is the ordered list of schema changes; opening a
+store applies the missing ones, each in one transaction with its schema_meta
+row.  To change the schema, append ``Migration(n + 1, "what", function)`` whose
+function creates or alters what it needs, and add the same tables or columns to
+the query-time definitions on ``_META`` (a ``_tables_vN`` function applied after
+``_tables_v1``); never edit an applied migration.  A store of a newer version
+than this code is refused.  The crosswalk and persons tables are rebuilt by every
+run (see below): other tables must not declare foreign keys to them, and a new
+column on them must also be written by ``_crosswalk_select``/``_persons_select``.
+
+Bulk writes stage rows in a temporary table (COPY on PostgreSQL via psycopg,
+else executemany in chunks), then rebuild the crosswalk and persons tables from
+the old rows and the staged ones with one ``INSERT ... SELECT`` each, creating
+their secondary indexes afterwards: all in one transaction, which readers see
+atomically.  Only one batch run may write at a time.  Full ID numbers are stored
+(this is the identity store) but never logged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final, Literal, Self
+
+import polars as pl
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.schema import CreateTable
+
+from linkage.identities import EVENT_KIND, EVENT_REASON, EVENT_RECORDS, RELATED_IDS, EventKind
+from normalizers import schema as s
+from normalizers.errors import ConfigError, LinkageError, SchemaError
+
+log = logging.getLogger(__name__)
+
+RunStatus = Literal["running", "saved", "finished", "failed"]
+BulkMode = Literal["auto", "copy", "executemany"]
+
+
+class StoreError(LinkageError):
+    """The identity store cannot be opened or used: unreachable, newer schema, unknown run."""
+
+
+# ------------------------------------------------------------------ tables
+def _tables_v1(metadata: sa.MetaData) -> None:
+    """The tables of schema version 1 (also the query-time tables until a migration adds more)."""
+    sa.Table(
+        "runs",
+        metadata,
+        sa.Column(s.RUN_ID, sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("finished_at", sa.DateTime(timezone=True)),
+        sa.Column("records", sa.Integer),
+        sa.Column("persons", sa.Integer),
+        sa.Column("config_json", sa.Text),
+        sa.Column("model_id", sa.String(64)),
+        sa.Column("status", sa.String(16), nullable=False),
+    )
+    sa.Table(
+        "persons",
+        metadata,
+        sa.Column(s.PERSON_ID, sa.String(32), primary_key=True),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("merged_into", sa.String(32)),
+        sa.Column("created_run", sa.Integer, nullable=False),
+        sa.Column("updated_run", sa.Integer, nullable=False),
+        sa.Column("records", sa.Integer, nullable=False),
+        sa.Column("sources", sa.Text),
+        sa.Column("name", sa.Text),
+        sa.Column("name_latin", sa.Text),
+        sa.Column("id_kind", sa.String(16)),
+        sa.Column("id_number", sa.String(64)),
+        sa.Column("id_masked", sa.String(64)),
+        sa.Column("dob", sa.Date),
+        sa.Column("sex", sa.String(1)),
+    )
+    sa.Table(
+        "crosswalk",
+        metadata,
+        sa.Column(s.SOURCE, sa.String, primary_key=True),
+        sa.Column(s.RECORD_ID, sa.String, primary_key=True),
+        sa.Column(s.PERSON_ID, sa.String(32), nullable=False, index=True),
+        sa.Column(s.RUN_ID, sa.Integer, nullable=False),
+        sa.Column(s.MATCH_PROBABILITY, sa.Double),
+        sa.Column(s.ID_KEY, sa.String, index=True),
+        sa.Column("first_seen_run", sa.Integer, nullable=False),
+        sa.Column("last_seen_run", sa.Integer, nullable=False, index=True),
+    )
+    sa.Table(
+        "events",
+        metadata,
+        sa.Column("event_id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column(s.RUN_ID, sa.Integer, nullable=False, index=True),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column(EVENT_KIND, sa.String(16), nullable=False),
+        sa.Column(s.PERSON_ID, sa.String(32), nullable=False, index=True),
+        sa.Column(RELATED_IDS, sa.Text, nullable=False),
+        sa.Column(EVENT_RECORDS, sa.Integer, nullable=False),
+        sa.Column(EVENT_REASON, sa.Text, nullable=False),
+    )
+    sa.Table(
+        "models",
+        metadata,
+        sa.Column("model_id", sa.String(64), primary_key=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("model_json", sa.Text, nullable=False),
+    )
+
+
+_META = sa.MetaData()
+schema_meta = sa.Table(
+    "schema_meta",
+    _META,
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("applied_at", sa.DateTime(timezone=True), nullable=False),
+)
+_tables_v1(_META)
+runs = _META.tables["runs"]
+persons = _META.tables["persons"]
+crosswalk = _META.tables["crosswalk"]
+events = _META.tables["events"]
+models = _META.tables["models"]
+
+
+# -------------------------------------------------------------- migrations
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """One schema change: ``apply`` runs inside the transaction that records ``version``."""
+
+    version: int
+    description: str
+    apply: Callable[[Connection], None]
+
+
+def _migrate_v1(conn: Connection) -> None:
+    metadata = sa.MetaData()
+    _tables_v1(metadata)
+    metadata.create_all(conn)
+
+
+MIGRATIONS: Final[tuple[Migration, ...]] = (
+    Migration(1, "runs, persons, crosswalk, events, models", _migrate_v1),
+)
+SCHEMA_VERSION: Final = MIGRATIONS[-1].version
+assert [m.version for m in MIGRATIONS] == list(range(1, len(MIGRATIONS) + 1)), (
+    "migrations must be 1..n"
+)
+
+
+# ------------------------------------------------------------------ staging
+_STAGE_META = sa.MetaData()
+_stage_crosswalk = sa.Table(
+    "_stage_crosswalk",
+    _STAGE_META,
+    sa.Column(s.SOURCE, sa.String, primary_key=True),
+    sa.Column(s.RECORD_ID, sa.String, primary_key=True),
+    sa.Column(s.PERSON_ID, sa.String(32)),
+    sa.Column(s.MATCH_PROBABILITY, sa.Double),
+    sa.Column(s.ID_KEY, sa.String),
+    prefixes=["TEMPORARY"],
+)
+_stage_persons = sa.Table(
+    "_stage_persons",
+    _STAGE_META,
+    *(
+        sa.Column(c.name, c.type, primary_key=c.primary_key)
+        for c in persons.columns
+        if c.name not in ("status", "merged_into", "created_run", "updated_run")
+    ),
+    prefixes=["TEMPORARY"],
+)
+_stage_keys = sa.Table(
+    "_stage_keys",
+    _STAGE_META,
+    sa.Column(s.SOURCE, sa.String, primary_key=True),
+    sa.Column(s.RECORD_ID, sa.String, primary_key=True),
+    prefixes=["TEMPORARY"],
+)
+
+# persons frame column (pipeline) -> persons table column
+PERSON_COLUMNS: Final[Mapping[str, str]] = {
+    s.NAME_NORM: "name",
+    s.NAME_LATIN_NORM: "name_latin",
+    s.ID_KIND: "id_kind",
+    s.ID_NORM: "id_number",
+    s.DOB: "dob",
+    s.SEX_BEST: "sex",
+}
+_PERSON_TYPES: Final[Mapping[str, pl.DataType]] = {
+    "name": pl.String(),
+    "name_latin": pl.String(),
+    "id_kind": pl.String(),
+    "id_number": pl.String(),
+    "dob": pl.Date(),
+    "sex": pl.String(),
+}
+_SCHEMA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+
+
+@dataclass(frozen=True, slots=True)
+class StoredModel:
+    model_id: str
+    created_at: datetime
+    model_json: str
+
+
+def mask_id_expr(column: str) -> pl.Expr:
+    """Vectorized :func:`normalizers.masking.mask_id`: first 6 and last 4 characters of long IDs."""
+    n = pl.col(column).str.len_chars()
+    head = pl.when(n >= 14).then(6).when(n >= 8).then(2).when(n >= 4).then(1).otherwise(0)
+    tail = pl.when(n >= 14).then(4).when(n >= 8).then(2).when(n >= 4).then(1).otherwise(0)
+    middle = pl.col(column).str.slice(head, n - head - tail).str.replace_all(r"(?s).", "*")
+    return pl.concat_str(
+        pl.col(column).str.slice(0, head), middle, pl.col(column).str.slice(n - tail, tail)
+    )
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+# -------------------------------------------------------------------- store
+class IdentityStore:
+    """Persons, crosswalk, events, runs and models of one deployment; see the module docstring."""
+
+    def __init__(
+        self, engine: Engine, *, bulk: BulkMode = "auto", chunk_size: int = 100_000
+    ) -> None:
+        self._engine = engine
+        self._chunk_size = chunk_size
+        is_psycopg = engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg"
+        if bulk == "copy" and not is_psycopg:
+            raise ConfigError(
+                f"bulk: 'copy' needs postgresql+psycopg (got {engine.dialect.name}+"
+                f"{engine.dialect.driver})"
+            )
+        self._copy = bulk == "copy" or (bulk == "auto" and is_psycopg)
+
+    # ---------------------------------------------------------------- setup
+    @classmethod
+    def open(
+        cls,
+        url: str,
+        *,
+        schema: str | None = None,
+        bulk: BulkMode = "auto",
+        chunk_size: int = 100_000,
+    ) -> IdentityStore:
+        """Open (creating or migrating) the store at a SQLAlchemy URL.
+
+        ``schema`` (PostgreSQL only) keeps the tables in their own schema, created
+        if missing.  ``bulk`` chooses how save_run loads rows: ``copy``
+        (PostgreSQL + psycopg; the ``auto`` choice there) or ``executemany``.
+        """
+        if bulk not in ("auto", "copy", "executemany"):
+            raise ConfigError(f"bulk: expected 'auto', 'copy' or 'executemany' (got {bulk!r})")
+        if chunk_size < 1:
+            raise ConfigError(f"chunk_size: expected >= 1 (got {chunk_size})")
+        try:
+            parsed = sa.engine.make_url(url)
+        except sa.exc.ArgumentError:
+            raise ConfigError(f"store: not a database URL: {url!r}") from None
+        connect_args: dict[str, Any] = {}
+        if schema is not None:
+            if parsed.get_backend_name() != "postgresql":
+                raise ConfigError("store schema: only PostgreSQL stores have schemas")
+            if not _SCHEMA_NAME.fullmatch(schema):
+                raise ConfigError(f"store schema: expected an identifier (got {schema!r})")
+            connect_args["options"] = f"-csearch_path={schema}"
+        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(parsed, connect_args=connect_args)
+        if engine.dialect.name == "sqlite":
+            _sqlite_transactions(engine)
+        shown = parsed.render_as_string(hide_password=True)
+        try:
+            if schema is not None:
+                with engine.begin() as conn:
+                    conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+            store = cls(engine, bulk=bulk, chunk_size=chunk_size)
+            store._migrate(shown)
+        except sa.exc.OperationalError as exc:
+            engine.dispose()
+            raise StoreError(f"store {shown}: cannot connect: {exc.orig}") from None
+        except BaseException:
+            engine.dispose()
+            raise
+        return store
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    @property
+    def version(self) -> int:
+        with self._engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.max(schema_meta.c.version))).scalar() or 0)
+
+    def _migrate(self, shown: str) -> None:
+        with self._engine.begin() as conn:
+            schema_meta.create(conn, checkfirst=True)
+        current = self.version
+        if current > SCHEMA_VERSION:
+            raise StoreError(
+                f"store {shown}: schema version {current} is newer than this code supports "
+                f"({SCHEMA_VERSION}); upgrade chengxin-linkage"
+            )
+        for migration in MIGRATIONS[current:]:
+            with self._engine.begin() as conn:
+                migration.apply(conn)
+                conn.execute(
+                    schema_meta.insert().values(
+                        version=migration.version,
+                        description=migration.description,
+                        applied_at=_now(),
+                    )
+                )
+            log.info("store migrated to version %d: %s", migration.version, migration.description)
+
+    # ----------------------------------------------------------------- runs
+    def begin_run(self, config: Any = None) -> int:
+        """Record the start of a run and its config (pydantic model, mapping or JSON text)."""
+        if config is None:
+            config_json = None
+        elif isinstance(config, str):
+            config_json = config
+        elif hasattr(config, "model_dump_json"):
+            config_json = config.model_dump_json()
+        else:
+            config_json = json.dumps(config, ensure_ascii=False, sort_keys=True, default=str)
+        with self._engine.begin() as conn:
+            result = conn.execute(
+                runs.insert().values(started_at=_now(), config_json=config_json, status="running")
+            )
+            run_id = int(result.inserted_primary_key[0])
+        log.info("run %d started", run_id)
+        return run_id
+
+    def finish_run(self, run_id: int, *, status: RunStatus = "finished") -> None:
+        """Mark a run finished (or failed); its saved identities stay either way."""
+        if status not in ("finished", "failed"):
+            raise ConfigError(f"status: expected 'finished' or 'failed' (got {status!r})")
+        with self._engine.begin() as conn:
+            self._check_run(conn, run_id)
+            conn.execute(
+                runs.update()
+                .where(runs.c[s.RUN_ID] == run_id)
+                .values(finished_at=_now(), status=status)
+            )
+        log.info("run %d %s", run_id, status)
+
+    def runs(self) -> pl.DataFrame:
+        """Every run, oldest first."""
+        return self._frame(sa.select(runs).order_by(runs.c[s.RUN_ID]))
+
+    def _check_run(self, conn: Connection, run_id: int) -> None:
+        status = conn.execute(sa.select(runs.c.status).where(runs.c[s.RUN_ID] == run_id)).scalar()
+        if status is None:
+            raise StoreError(f"run {run_id}: no such run")
+
+    # ----------------------------------------------------------------- read
+    def latest_run(self) -> int | None:
+        """The latest run whose identities were saved."""
+        with self._engine.connect() as conn:
+            value = conn.execute(sa.select(sa.func.max(crosswalk.c.last_seen_run))).scalar()
+        return None if value is None else int(value)
+
+    def load_crosswalk(self) -> pl.DataFrame:
+        """SOURCE, RECORD_ID, PERSON_ID of the latest saved run: the state to reconcile with."""
+        latest = self.latest_run()
+        columns = [crosswalk.c[s.SOURCE], crosswalk.c[s.RECORD_ID], crosswalk.c[s.PERSON_ID]]
+        schema = {s.SOURCE: pl.String, s.RECORD_ID: pl.String, s.PERSON_ID: pl.String}
+        if latest is None:
+            return pl.DataFrame(schema=schema)
+        query = sa.select(*columns).where(crosswalk.c.last_seen_run == latest)
+        if self._copy:
+            return self._copy_out(query, schema)
+        return self._frame(query, schema=schema)
+
+    def _copy_out(self, query: sa.Select[Any], schema: Mapping[str, Any]) -> pl.DataFrame:
+        """Read a query of string columns through PostgreSQL's COPY (far faster than fetching)."""
+        sql = str(
+            query.compile(dialect=self._engine.dialect, compile_kwargs={"literal_binds": True})
+        )
+        buffer = bytearray()
+        copy_sql = f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)"
+        with (
+            self._engine.connect() as conn,
+            _driver_connection(conn).cursor() as cursor,
+            cursor.copy(copy_sql) as copy,
+        ):
+            for block in copy:
+                buffer += block
+        if not buffer:
+            return pl.DataFrame(schema=dict(schema))
+        # COPY quotes empty strings and leaves nulls bare, which read_csv tells apart the same way
+        return pl.read_csv(
+            bytes(buffer), has_header=False, new_columns=list(schema), schema=dict(schema)
+        )
+
+    def reserved_ids(self) -> set[str]:
+        """Person IDs never to issue again: merged-away and retired ones."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(persons.c[s.PERSON_ID]).where(persons.c.status != "active")
+            )
+            return {row[0] for row in rows}
+
+    def reconcile(self, clusters: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """:func:`linkage.identities.assign_person_ids` against this store's latest crosswalk."""
+        from linkage.identities import assign_person_ids
+
+        return assign_person_ids(clusters, self.load_crosswalk(), reserved=self.reserved_ids())
+
+    def latest_model(self) -> StoredModel | None:
+        """The model of the latest run that saved one, else the newest stored model."""
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                sa.select(models)
+                .join(runs, runs.c.model_id == models.c.model_id, isouter=True)
+                .order_by(sa.func.coalesce(runs.c[s.RUN_ID], 0).desc(), models.c.created_at.desc())
+                .limit(1)
+            ).first()
+        return (
+            None if row is None else StoredModel(row.model_id, _utc(row.created_at), row.model_json)
+        )
+
+    def get_person(self, person_id: str) -> dict[str, Any] | None:
+        """The person row (any status), or None."""
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                sa.select(persons).where(persons.c[s.PERSON_ID] == person_id)
+            ).first()
+        return None if row is None else dict(row._mapping)
+
+    def current_person_id(self, person_id: str) -> str | None:
+        """Follows merges: the active ID now holding ``person_id``'s records, or None."""
+        seen: set[str] = set()
+        current: str | None = person_id
+        while current is not None and current not in seen:
+            seen.add(current)
+            row = self.get_person(current)
+            if row is None or row["status"] == "retired":
+                return None
+            if row["status"] == "active":
+                return current
+            current = row["merged_into"]
+        return None
+
+    def records_of(self, person_id: str) -> pl.DataFrame:
+        """The crosswalk rows of a person, with lineage (stale rows have an older last_seen_run)."""
+        return self._frame(
+            sa.select(crosswalk)
+            .where(crosswalk.c[s.PERSON_ID] == person_id)
+            .order_by(crosswalk.c[s.SOURCE], crosswalk.c[s.RECORD_ID])
+        )
+
+    def find_by_id_key(self, id_key: str) -> pl.DataFrame:
+        """Crosswalk rows whose record carried this ID_KEY ("<kind>:<value>")."""
+        return self._frame(
+            sa.select(crosswalk)
+            .where(crosswalk.c[s.ID_KEY] == id_key)
+            .order_by(crosswalk.c[s.SOURCE], crosswalk.c[s.RECORD_ID])
+        )
+
+    def persons_of(self, keys: pl.DataFrame) -> pl.DataFrame:
+        """SOURCE, RECORD_ID, PERSON_ID for the given record keys (null when unknown), in order."""
+        keys = keys.select(pl.col(s.SOURCE).cast(pl.String), pl.col(s.RECORD_ID).cast(pl.String))
+        schema = {s.SOURCE: pl.String, s.RECORD_ID: pl.String, s.PERSON_ID: pl.String}
+        if keys.height == 0:
+            return pl.DataFrame(schema=schema)
+        with self._engine.begin() as conn:
+            _stage_keys.create(conn)
+            try:
+                self._bulk_load(conn, _stage_keys, keys.unique())
+                query = sa.select(
+                    crosswalk.c[s.SOURCE], crosswalk.c[s.RECORD_ID], crosswalk.c[s.PERSON_ID]
+                ).join(
+                    _stage_keys,
+                    (crosswalk.c[s.SOURCE] == _stage_keys.c[s.SOURCE])
+                    & (crosswalk.c[s.RECORD_ID] == _stage_keys.c[s.RECORD_ID]),
+                )
+                found = self._frame(query, schema=schema, conn=conn)
+            finally:
+                _stage_keys.drop(conn)
+        return keys.join(found, on=[s.SOURCE, s.RECORD_ID], how="left", maintain_order="left")
+
+    def events_of(self, person_id: str) -> pl.DataFrame:
+        """Events whose subject is ``person_id``, oldest first (related_ids decoded)."""
+        frame = self._frame(
+            sa.select(events).where(events.c[s.PERSON_ID] == person_id).order_by(events.c.event_id)
+        )
+        return frame.with_columns(pl.col(RELATED_IDS).str.json_decode(pl.List(pl.String)))
+
+    def _frame(
+        self,
+        query: sa.Select[Any],
+        *,
+        schema: Mapping[str, Any] | None = None,
+        conn: Connection | None = None,
+    ) -> pl.DataFrame:
+        if conn is None:
+            with self._engine.connect() as own:
+                return self._frame(query, schema=schema, conn=own)
+        result = conn.execute(query)
+        names = list(result.keys())
+        rows = result.fetchall()
+        if schema is None:
+            schema = {
+                name: _polars_type(column.type)
+                for name, column in zip(names, query.selected_columns)
+            }
+        frame = pl.DataFrame(
+            [tuple(_utc(v) for v in row) for row in rows]
+            if any(t == pl.Datetime for t in schema.values())
+            else rows,
+            schema=dict(schema),
+            orient="row",
+        )
+        return frame
+
+    # ---------------------------------------------------------------- write
+    def save_run(
+        self,
+        run_id: int,
+        crosswalk_frame: pl.DataFrame,
+        persons_frame: pl.DataFrame | None = None,
+        events_frame: pl.DataFrame | None = None,
+        model_json: str | None = None,
+    ) -> None:
+        """Write one run's identities in one transaction.
+
+        ``crosswalk_frame``: SOURCE, RECORD_ID, PERSON_ID, optionally
+        MATCH_PROBABILITY and ID_KEY: every record of the run.  ``persons_frame``:
+        PERSON_ID and any of :data:`PERSON_COLUMNS` (the pipeline's canonical
+        values); record and source counts come from the crosswalk.  Active persons
+        absent from this run become ``merged`` (per a MERGE event) or ``retired``.
+        """
+        started = time.perf_counter()
+        staged_crosswalk = _crosswalk_rows(crosswalk_frame)
+        staged_persons = _person_rows(staged_crosswalk, persons_frame)
+        event_rows = _event_rows(events_frame, run_id)
+        merges = (
+            events_frame.filter(pl.col(EVENT_KIND) == EventKind.MERGE.value)
+            .select(
+                pl.col(s.PERSON_ID).alias("pid"), pl.col(RELATED_IDS).list.first().alias("into")
+            )
+            .to_dicts()
+            if events_frame is not None and events_frame.height
+            else []
+        )
+        with self._engine.begin() as conn:
+            self._check_run(conn, run_id)
+            if conn.dialect.name == "postgresql":
+                # this transaction sorts and indexes a million rows: let it do so in memory
+                conn.exec_driver_sql("SET LOCAL work_mem TO '256MB'")
+                conn.exec_driver_sql("SET LOCAL maintenance_work_mem TO '512MB'")
+            model_id = self._save_model(conn, model_json) if model_json is not None else None
+            for stage, frame in (
+                (_stage_crosswalk, staged_crosswalk),
+                (_stage_persons, staged_persons),
+            ):
+                stage.create(conn)
+                self._bulk_load(conn, stage, frame)
+            self._rebuild(conn, crosswalk, lambda prev: self._crosswalk_select(prev, run_id))
+            self._rebuild(conn, persons, lambda prev: self._persons_select(prev, run_id))
+            if merges:
+                conn.execute(
+                    persons.update()
+                    .where(persons.c[s.PERSON_ID] == sa.bindparam("pid"))
+                    .where(persons.c.status != "active")
+                    .values(status="merged", merged_into=sa.bindparam("into"), updated_run=run_id),
+                    merges,
+                )
+            self._bulk_load(conn, events, event_rows)
+            values: dict[str, Any] = {
+                "records": staged_crosswalk.height,
+                "persons": staged_persons.height,
+                "status": "saved",
+            }
+            if model_id is not None:
+                values["model_id"] = model_id
+            conn.execute(runs.update().where(runs.c[s.RUN_ID] == run_id).values(**values))
+            for stage in (_stage_crosswalk, _stage_persons):
+                stage.drop(conn)
+        log.info(
+            "run %d saved: %d records, %d persons, %d events (%d merges) in %.1fs",
+            run_id,
+            staged_crosswalk.height,
+            staged_persons.height,
+            event_rows.height,
+            len(merges),
+            time.perf_counter() - started,
+        )
+
+    def _save_model(self, conn: Connection, model_json: str) -> str:
+        model_id = hashlib.sha256(model_json.encode("utf-8")).hexdigest()[:32]
+        exists = conn.execute(
+            sa.select(models.c.model_id).where(models.c.model_id == model_id)
+        ).first()
+        if exists is None:
+            conn.execute(
+                models.insert().values(model_id=model_id, created_at=_now(), model_json=model_json)
+            )
+        return model_id
+
+    def _rebuild(
+        self, conn: Connection, table: sa.Table, rows: Callable[[sa.Table], sa.Select[Any]]
+    ) -> None:
+        """Replace ``table``'s rows by ``rows(previous table)``, then build its secondary indexes.
+
+        Rewriting a million-row table into a fresh one and indexing it once is
+        several times faster than a million upserts maintaining every index, and
+        leaves no dead rows behind.
+        """
+        prev = sa.Table(
+            f"_{table.name}_prev",
+            sa.MetaData(),
+            *(sa.Column(c.name, c.type) for c in table.columns),
+        )
+        quote = conn.dialect.identifier_preparer.quote
+        conn.exec_driver_sql(f"ALTER TABLE {quote(table.name)} RENAME TO {quote(prev.name)}")
+        for index in table.indexes:
+            conn.exec_driver_sql(f"DROP INDEX {quote(index.name)}")  # type: ignore[arg-type]
+        if conn.dialect.name == "postgresql":  # constraint names are schema-wide there
+            conn.exec_driver_sql(
+                f"ALTER TABLE {quote(prev.name)} RENAME CONSTRAINT {quote(table.name + '_pkey')} "
+                f"TO {quote(prev.name + '_pkey')}"
+            )
+        conn.execute(CreateTable(table))
+        conn.execute(table.insert().from_select([c.name for c in table.columns], rows(prev)))
+        prev.drop(conn)
+        for index in table.indexes:
+            index.create(conn)
+
+    def _crosswalk_select(self, prev: sa.Table, run_id: int) -> sa.Select[Any]:
+        """This run's records (first_seen_run kept, run_id kept while the person stays), others."""
+        run = sa.literal(run_id, sa.Integer)
+        stage = _stage_crosswalk.c
+        same_key = (prev.c[s.SOURCE] == stage[s.SOURCE]) & (
+            prev.c[s.RECORD_ID] == stage[s.RECORD_ID]
+        )
+        seen = sa.select(
+            stage[s.SOURCE],
+            stage[s.RECORD_ID],
+            stage[s.PERSON_ID],
+            sa.case((prev.c[s.PERSON_ID] == stage[s.PERSON_ID], prev.c[s.RUN_ID]), else_=run),
+            stage[s.MATCH_PROBABILITY],
+            stage[s.ID_KEY],
+            sa.func.coalesce(prev.c.first_seen_run, run),
+            run,
+        ).select_from(_stage_crosswalk.outerjoin(prev, same_key))
+        unseen = sa.select(*(prev.c[c.name] for c in crosswalk.columns)).where(
+            ~sa.exists().where(same_key)
+        )
+        return sa.union_all(seen, unseen).order_by(s.SOURCE, s.RECORD_ID)  # type: ignore
+
+    def _persons_select(self, prev: sa.Table, run_id: int) -> sa.Select[Any]:
+        """This run's persons (active), then the others (absent active ones retire)."""
+        run = sa.literal(run_id, sa.Integer)
+        stage = _stage_persons.c
+        attributes = [c.name for c in _stage_persons.columns if c.name != s.PERSON_ID]
+        changed = sa.or_(
+            prev.c[s.PERSON_ID].is_(None),
+            prev.c.status != "active",
+            *(prev.c[name].is_distinct_from(stage[name]) for name in attributes),
+        )
+        values = {
+            "status": sa.literal("active", sa.String),
+            "merged_into": sa.null(),
+            "created_run": sa.func.coalesce(prev.c.created_run, run),
+            "updated_run": sa.case((changed, run), else_=prev.c.updated_run),
+        }
+        seen = sa.select(
+            *(stage[c.name] if c.name in stage else values[c.name] for c in persons.columns)
+        ).select_from(_stage_persons.outerjoin(prev, prev.c[s.PERSON_ID] == stage[s.PERSON_ID]))
+        retiring = prev.c.status == "active"
+        others = {
+            "status": sa.case((retiring, "retired"), else_=prev.c.status),
+            "updated_run": sa.case((retiring, run), else_=prev.c.updated_run),
+        }
+        unseen = sa.select(*(others.get(c.name, prev.c[c.name]) for c in persons.columns)).where(
+            ~sa.exists().where(stage[s.PERSON_ID] == prev.c[s.PERSON_ID])
+        )
+        return sa.union_all(seen, unseen).order_by(s.PERSON_ID)  # type: ignore[return-value]
+
+    def _bulk_load(self, conn: Connection, table: sa.Table, frame: pl.DataFrame) -> None:
+        """Insert ``frame`` (columns named as ``table``'s, autoincrement keys left out) into it."""
+        if frame.height == 0:
+            return
+        names = [c.name for c in table.columns if c.name in frame.columns]
+        frame = frame.select(names)
+        if self._copy:
+            quoted = ", ".join(f'"{name}"' for name in names)
+            sql = f'COPY "{table.name}" ({quoted}) FROM STDIN WITH (FORMAT csv)'
+            with _driver_connection(conn).cursor() as cursor, cursor.copy(sql) as copy:
+                for chunk in frame.iter_slices(self._chunk_size):
+                    copy.write(chunk.write_csv(include_header=False))
+            return
+        if conn.dialect.name == "sqlite":
+            # the sqlite3 module's date adapters are deprecated; write the text SQLAlchemy writes
+            frame = frame.with_columns(
+                pl.col(pl.Date).dt.to_string("%Y-%m-%d"),
+                pl.col(pl.Datetime)
+                .dt.convert_time_zone("UTC")
+                .dt.replace_time_zone(None)
+                .dt.to_string("%Y-%m-%d %H:%M:%S.%6f"),
+            )
+        marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        sql = (
+            f'INSERT INTO "{table.name}" ({", ".join(f"{chr(34)}{n}{chr(34)}" for n in names)}) '
+            f"VALUES ({', '.join([marker] * len(names))})"
+        )
+        for chunk in frame.iter_slices(self._chunk_size):
+            conn.exec_driver_sql(sql, chunk.rows())
+
+
+# ------------------------------------------------------------ frame shaping
+def _crosswalk_rows(frame: pl.DataFrame) -> pl.DataFrame:
+    missing = [c for c in (s.SOURCE, s.RECORD_ID, s.PERSON_ID) if c not in frame.columns]
+    if missing:
+        raise SchemaError(f"crosswalk: missing column(s) {missing}")
+    optional = {s.MATCH_PROBABILITY: pl.Float64, s.ID_KEY: pl.String}
+    rows = frame.select(
+        pl.col(s.SOURCE).cast(pl.String),
+        pl.col(s.RECORD_ID).cast(pl.String),
+        pl.col(s.PERSON_ID).cast(pl.String),
+        *(
+            (pl.col(c) if c in frame.columns else pl.lit(None)).cast(dtype).alias(c)
+            for c, dtype in optional.items()
+        ),
+    )
+    nulls = [c for c in (s.SOURCE, s.RECORD_ID, s.PERSON_ID) if rows[c].null_count()]
+    if nulls:
+        raise SchemaError(f"crosswalk: null values in {nulls}")
+    duplicated = int(rows.select(s.SOURCE, s.RECORD_ID).is_duplicated().sum())
+    if duplicated:
+        raise SchemaError(f"crosswalk: {duplicated} rows share a ({s.SOURCE}, {s.RECORD_ID}) key")
+    # key order makes the staging table's primary-key inserts sequential
+    return rows.sort(s.SOURCE, s.RECORD_ID)
+
+
+def _person_rows(crosswalk_rows: pl.DataFrame, frame: pl.DataFrame | None) -> pl.DataFrame:
+    """One row per person of the crosswalk: counts from it, canonical values from ``frame``."""
+    counts = crosswalk_rows.group_by(s.PERSON_ID).agg(
+        pl.len().cast(pl.Int64).alias("records"),
+        pl.col(s.SOURCE).unique().sort().str.join("\x1f").alias("sources"),
+    )
+    # few distinct source combinations: encode each once
+    combos = counts["sources"].unique().to_list()
+    encoded = {c: json.dumps(c.split("\x1f"), ensure_ascii=False) for c in combos}
+    counts = counts.with_columns(pl.col("sources").replace_strict(encoded, return_dtype=pl.String))
+    if frame is not None and frame.height:
+        if s.PERSON_ID not in frame.columns:
+            raise SchemaError(f"persons: missing column {s.PERSON_ID}")
+        canonical = frame.select(
+            pl.col(s.PERSON_ID).cast(pl.String),
+            *(
+                pl.col(src).cast(_PERSON_TYPES[dst]).alias(dst)
+                for src, dst in PERSON_COLUMNS.items()
+                if src in frame.columns
+            ),
+        ).unique(s.PERSON_ID, keep="first", maintain_order=True)
+        counts = counts.join(canonical, on=s.PERSON_ID, how="left")
+    counts = counts.with_columns(
+        pl.lit(None, dtype).alias(name)
+        for name, dtype in _PERSON_TYPES.items()
+        if name not in counts.columns
+    )
+    # key order makes the staging table's primary-key inserts sequential
+    return (
+        counts.with_columns(mask_id_expr("id_number").alias("id_masked"))
+        .select([c.name for c in _stage_persons.columns])
+        .sort(s.PERSON_ID)
+    )
+
+
+def _event_rows(frame: pl.DataFrame | None, run_id: int) -> pl.DataFrame:
+    """The events table's rows (without event_id) for an events frame of linkage.identities."""
+    columns = [c.name for c in events.columns if c.name != "event_id"]
+    if frame is None or frame.height == 0:
+        return pl.DataFrame(schema={c: pl.String for c in columns})
+    related = frame[RELATED_IDS].fill_null([])
+    plain = related.explode().drop_nulls().str.contains(r"^[A-Za-z0-9_.:-]*$").all()
+    # person IDs need no JSON escaping; anything else goes through json.dumps
+    ids = pl.col(RELATED_IDS)
+    encoded = (
+        pl.DataFrame({RELATED_IDS: related})
+        .select(
+            pl.when(ids.list.len() == 0)
+            .then(pl.lit("[]"))
+            .otherwise(pl.lit('["') + ids.list.join('","') + pl.lit('"]'))
+        )
+        .to_series()
+        if plain
+        else related.map_elements(lambda values: json.dumps(list(values)), return_dtype=pl.String)
+    )
+    return frame.select(
+        pl.lit(run_id, pl.Int64).alias(s.RUN_ID),
+        pl.lit(_now(), pl.Datetime("us", "UTC")).alias("at"),
+        pl.col(EVENT_KIND).cast(pl.String),
+        pl.col(s.PERSON_ID).cast(pl.String),
+        encoded.alias(RELATED_IDS),
+        pl.col(EVENT_RECORDS).cast(pl.Int64),
+        pl.col(EVENT_REASON).cast(pl.String),
+    ).select(columns)
+
+
+def _driver_connection(conn: Connection) -> Any:
+    """The psycopg connection under a SQLAlchemy one, for COPY (same transaction)."""
+    return conn.connection.dbapi_connection
+
+
+def _utc(value: Any) -> Any:
+    """SQLite returns naive datetimes, PostgreSQL aware ones: make both aware UTC."""
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return value
+
+
+def _polars_type(sql_type: sa.types.TypeEngine[Any]) -> Any:
+    if isinstance(sql_type, sa.Integer):
+        return pl.Int64
+    if isinstance(sql_type, sa.Double | sa.Float):
+        return pl.Float64
+    if isinstance(sql_type, sa.DateTime):
+        return pl.Datetime("us", "UTC")
+    if isinstance(sql_type, sa.Date):
+        return pl.Date
+    return pl.String
+
+
+def _sqlite_transactions(engine: Engine) -> None:
+    """Let SQLAlchemy, not the sqlite3 module, open transactions, so DDL is transactional too."""
+
+    @sa.event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA temp_store=MEMORY")
+        # the default 2 MB page cache thrashes on the random index inserts of a million-row save
+        cursor.execute("PRAGMA cache_size=-524288")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN")

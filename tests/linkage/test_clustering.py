@@ -1,0 +1,316 @@
+"""Clustering: connected components, constraints as data, Kruskal re-clustering of violators."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from linkage.clustering import (
+    CUT_REASON,
+    MUST_LINK_RULE,
+    CannotLink,
+    ClusterResult,
+    Constraint,
+    DistinctValues,
+    MaxClusterSize,
+    MustLink,
+    cluster,
+    default_constraints,
+)
+from normalizers import schema as s
+from normalizers.errors import ConfigError, SchemaError
+
+A, B, C, D, E = range(5)
+ID1, ID2 = "110101199003071234", "110101198512120021"
+
+
+def records(
+    ids: dict[int, tuple[str, str]] | None = None, n: int = 5, row_ids: list[int] | None = None
+) -> pl.DataFrame:
+    """n records; ``ids`` maps a position to (ID_KIND, ID_NORM)."""
+    ids = ids or {}
+    return pl.DataFrame(
+        {
+            s.ROW_ID: pl.Series(row_ids if row_ids is not None else range(n), dtype=pl.UInt32),
+            s.ID_KIND: [ids.get(i, (None, None))[0] for i in range(n)],
+            s.ID_NORM: [ids.get(i, (None, None))[1] for i in range(n)],
+        },
+        schema_overrides={s.ID_KIND: pl.String, s.ID_NORM: pl.String},
+    )
+
+
+def pairs(*edges: tuple[int, int, float]) -> pl.DataFrame:
+    """Scored pairs from (row_l, row_r, weight); probability from the weight."""
+    frame = pl.DataFrame(
+        {
+            s.ROW_L: [e[0] for e in edges],
+            s.ROW_R: [e[1] for e in edges],
+            s.MATCH_WEIGHT: [e[2] for e in edges],
+        },
+        schema={s.ROW_L: pl.UInt32, s.ROW_R: pl.UInt32, s.MATCH_WEIGHT: pl.Float64},
+    )
+    return frame.with_columns((1 / (1 + 2 ** -pl.col(s.MATCH_WEIGHT))).alias(s.MATCH_PROBABILITY))
+
+
+def groups(result: ClusterResult) -> set[frozenset[int]]:
+    """The clusters as sets of row ids."""
+    frame = result.clusters.group_by(s.CLUSTER_ID).agg(pl.col(s.ROW_ID))
+    return {frozenset(ids) for ids in frame[s.ROW_ID].to_list()}
+
+
+# ------------------------------------------------------------------- basics
+def test_components_and_singletons() -> None:
+    result = cluster(records(), pairs((A, B, 10), (C, D, 8)), threshold=0.9)
+    assert groups(result) == {frozenset({A, B}), frozenset({C, D}), frozenset({E})}
+    assert result.clusters[s.CLUSTER_ID].dtype == pl.UInt32
+    assert result.clusters[s.ROW_ID].to_list() == [A, B, C, D, E]
+    assert result.components_broken == 0 and result.cut_edges.height == 0
+    best = dict(
+        zip(result.clusters[s.ROW_ID].to_list(), result.clusters[s.MATCH_PROBABILITY].to_list())
+    )
+    assert best[E] is None and best[A] == pytest.approx(1 / (1 + 2**-10))
+
+
+def test_cluster_ids_numbered_by_first_record() -> None:
+    result = cluster(records(), pairs((C, E, 10), (A, D, 10)), threshold=0.5)
+    assert result.clusters[s.CLUSTER_ID].to_list() == [0, 1, 2, 0, 2]
+
+
+def test_threshold_is_inclusive_and_lower_edges_ignored() -> None:
+    frame = pairs((A, B, 0), (B, C, 0.001))  # probabilities 0.5 and 0.50017
+    result = cluster(records(), frame, threshold=0.5)
+    assert groups(result) >= {frozenset({A, B, C})}
+    assert groups(cluster(records(), frame, threshold=0.5001)) >= {
+        frozenset({B, C}),
+        frozenset({A}),
+    }
+
+
+def test_best_probability_is_max_over_kept_edges() -> None:
+    result = cluster(records(), pairs((A, B, 3), (B, C, 9)), threshold=0.5)
+    best = dict(
+        zip(result.clusters[s.ROW_ID].to_list(), result.clusters[s.MATCH_PROBABILITY].to_list())
+    )
+    assert best[B] == pytest.approx(1 / (1 + 2**-9))
+    assert best[A] == pytest.approx(1 / (1 + 2**-3))
+
+
+# --------------------------------------------------------------- constraints
+@pytest.mark.parametrize(("w_ab", "w_bc", "cut"), [(10, 5, (B, C)), (5, 10, (A, B))])
+def test_chain_with_two_resident_ids_cut_at_weakest_edge(
+    w_ab: float, w_bc: float, cut: tuple[int, int]
+) -> None:
+    data = records({A: ("RESIDENT", ID1), C: ("RESIDENT", ID2)})
+    result = cluster(data, pairs((A, B, w_ab), (B, C, w_bc)), threshold=0.9)
+    assert result.clusters.height == 5  # no record dropped
+    assert result.components_broken == 1 and result.violations == {"one_resident_id": 1}
+    assert result.cut_edges.select(s.ROW_L, s.ROW_R).rows() == [cut]
+    assert result.cut_edges[CUT_REASON].to_list() == ["one_resident_id"]
+    kept = {A, B, C} - {cut[0] if cut == (A, B) else cut[1]}
+    assert frozenset(kept) in groups(result)
+
+
+def test_same_resident_id_twice_is_fine() -> None:
+    data = records({A: ("RESIDENT", ID1), C: ("RESIDENT", ID1)})
+    result = cluster(data, pairs((A, B, 10), (B, C, 5)), threshold=0.9)
+    assert frozenset({A, B, C}) in groups(result)
+    assert result.components_reclustered == 0
+
+
+def test_constraints_are_per_id_kind() -> None:
+    data = records(
+        {
+            A: ("RESIDENT", ID1),
+            B: ("HMT_PERMIT", "810000199408230011"),
+            C: ("PASSPORT", "E12345678"),
+            D: ("PASSPORT", "E87654321"),
+        }
+    )
+    result = cluster(data, pairs((A, B, 10), (B, C, 9), (C, D, 8)), threshold=0.9)
+    assert frozenset({A, B, C, D}) in groups(result)  # passports are reissued: not constrained
+
+
+def test_three_ids_in_a_star_leave_each_id_alone() -> None:
+    data = records({B: ("RESIDENT", "1"), C: ("RESIDENT", "2"), D: ("RESIDENT", "3")})
+    result = cluster(data, pairs((A, B, 9), (A, C, 7), (A, D, 8), (D, E, 20)), threshold=0.5)
+    assert groups(result) == {frozenset({A, B}), frozenset({C}), frozenset({D, E})}
+    assert result.cut_edges.height == 2 and result.components_broken == 1
+
+
+def test_cannot_link_cuts_a_direct_edge_and_a_chain() -> None:
+    result = cluster(
+        records(),
+        pairs((A, B, 10), (C, D, 10), (D, E, 4)),
+        threshold=0.9,
+        constraints=[CannotLink([(A, B), (E, C)])],
+    )
+    assert groups(result) == {frozenset({A}), frozenset({B}), frozenset({C, D}), frozenset({E})}
+    assert set(result.cut_edges[CUT_REASON]) == {"cannot_link"}
+    assert result.violations == {"cannot_link": 2}
+
+
+def test_must_link_joins_unscored_records_and_overrides_automatic_rules() -> None:
+    data = records({A: ("RESIDENT", ID1), B: ("RESIDENT", ID2)})
+    result = cluster(
+        data, pairs(), threshold=0.9, constraints=[*default_constraints(), MustLink([(B, A)])]
+    )
+    assert frozenset({A, B}) in groups(result)
+    edge = result.kept_edges.row(0, named=True)
+    assert (edge[s.ROW_L], edge[s.ROW_R], edge[s.RULE]) == (A, B, MUST_LINK_RULE)
+    assert edge[s.MATCH_PROBABILITY] == 1.0
+
+
+def test_forced_cluster_with_two_ids_may_grow_but_not_take_a_third() -> None:
+    data = records(
+        {A: ("RESIDENT", ID1), B: ("RESIDENT", ID2), C: ("RESIDENT", ID1), D: ("RESIDENT", "3")}
+    )
+    result = cluster(
+        data,
+        pairs((B, C, 10), (C, D, 8)),
+        threshold=0.9,
+        constraints=[*default_constraints(), MustLink([(A, B)])],
+    )
+    assert groups(result) == {frozenset({A, B, C}), frozenset({D}), frozenset({E})}
+
+
+def test_must_link_refused_by_cannot_link(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="linkage.clustering"):
+        result = cluster(
+            records(),
+            pairs(),
+            threshold=0.9,
+            constraints=[MustLink([(A, B)]), CannotLink([(A, B)])],
+        )
+    assert frozenset({A}) in groups(result) and frozenset({B}) in groups(result)
+    assert result.cut_edges[CUT_REASON].to_list() == ["cannot_link"]
+    assert "conflicts with constraint cannot_link" in caplog.text
+
+
+def test_pair_both_scored_and_must_linked_is_one_edge() -> None:
+    result = cluster(records(), pairs((A, B, 10)), threshold=0.9, constraints=[MustLink([(A, B)])])
+    assert result.kept_edges.height == 1 and result.kept_edges[s.RULE].to_list() == [MUST_LINK_RULE]
+
+
+def test_oversized_component_is_cut_and_alarmed(caplog: pytest.LogCaptureFixture) -> None:
+    n = 10
+    chain = pairs(*((i, i + 1, 10 + i) for i in range(n - 1)))
+    with caplog.at_level(logging.WARNING, logger="linkage.clustering"):
+        result = cluster(records(n=n), chain, threshold=0.5, max_cluster_size=4)
+    assert result.oversized == (10,)
+    assert "exceed max_cluster_size=4" in caplog.text
+    sizes = sorted(len(g) for g in groups(result))
+    assert max(sizes) <= 4 and sum(sizes) == n
+    # the strongest edges (at the end of the chain) survive
+    assert frozenset({6, 7, 8, 9}) in groups(result)
+    assert set(result.cut_edges[CUT_REASON]) == {"max_cluster_size"}
+
+
+def test_non_dense_row_ids_and_unknown_rows() -> None:
+    data = records(n=3, row_ids=[10, 3, 7])
+    result = cluster(data, pairs((3, 10, 10), (7, 99, 10)), threshold=0.9)
+    assert result.clusters[s.ROW_ID].to_list() == [10, 3, 7]
+    assert groups(result) == {frozenset({3, 10}), frozenset({7})}
+    assert result.edges_ignored == 1
+
+
+def test_empty_inputs() -> None:
+    result = cluster(records(n=0), pairs(), threshold=0.9)
+    assert result.clusters.height == 0 and result.n_clusters == 0
+
+
+def test_bad_arguments() -> None:
+    with pytest.raises(ConfigError, match="threshold"):
+        cluster(records(), pairs(), threshold=1.5)
+    with pytest.raises(ConfigError, match="max_cluster_size"):
+        cluster(records(), pairs(), threshold=0.9, max_cluster_size=0)
+    with pytest.raises(SchemaError, match="lacks"):
+        cluster(records().drop(s.ID_NORM), pairs(), threshold=0.9)
+    with pytest.raises(SchemaError, match="duplicate"):
+        cluster(records(n=2, row_ids=[4, 4]), pairs(), threshold=0.9)
+
+
+def test_constraints_are_declarative_objects() -> None:
+    rule = DistinctValues(s.ID_NORM, where={s.ID_KIND: "RESIDENT"}, name="one_resident_id")
+    assert rule == eval(repr(rule), {"DistinctValues": DistinctValues})
+    assert isinstance(rule, Constraint) and isinstance(CannotLink([(1, 2)]), Constraint)
+    assert CannotLink([(2, 1), (1, 2)]).pairs == ((1, 2),)
+    assert isinstance(MaxClusterSize(3), Constraint)
+    with pytest.raises(ConfigError):
+        DistinctValues(s.ID_NORM, limit=0)
+
+
+# ---------------------------------------------------------------- properties
+@st.composite
+def graphs(draw: st.DrawFn) -> tuple[pl.DataFrame, pl.DataFrame, list[tuple[int, int]]]:
+    n = draw(st.integers(1, 25))
+    ids = draw(st.lists(st.sampled_from([None, "1", "2", "3"]), min_size=n, max_size=n))
+    data = records({i: ("RESIDENT", v) for i, v in enumerate(ids) if v is not None}, n=n)
+    edges = draw(
+        st.lists(
+            st.tuples(
+                st.integers(0, n - 1), st.integers(0, n - 1), st.floats(-5, 20, allow_nan=False)
+            ),
+            max_size=3 * n,
+        )
+    )
+    unique = {}
+    for left, right, weight in edges:
+        if left != right:
+            unique[(min(left, right), max(left, right))] = weight
+    frame = pairs(*((left, right, weight) for (left, right), weight in sorted(unique.items())))
+    cannot = draw(st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=3))
+    return data, frame, cannot
+
+
+@settings(max_examples=200, deadline=None)
+@given(graphs(), st.integers(2, 6), st.randoms(use_true_random=False))
+def test_clusters_obey_every_constraint(graph, limit: int, rnd) -> None:  # type: ignore[no-untyped-def]
+    data, frame, cannot = graph
+    rules = [*default_constraints(), CannotLink(cannot)]
+    result = cluster(data, frame, threshold=0.5, constraints=rules, max_cluster_size=limit)
+    clusters = result.clusters.join(data, on=s.ROW_ID)
+    # every record exactly once
+    assert sorted(clusters[s.ROW_ID].to_list()) == list(range(data.height))
+    # at most one resident ID and at most `limit` records per cluster
+    per = clusters.group_by(s.CLUSTER_ID).agg(pl.col(s.ID_NORM).drop_nulls().n_unique(), pl.len())
+    assert per[s.ID_NORM].max() <= 1 and per["len"].max() <= limit
+    label = dict(zip(clusters[s.ROW_ID].to_list(), clusters[s.CLUSTER_ID].to_list()))
+    assert all(label[a] != label[b] for a, b in cannot if a != b)
+    # kept edges lie inside clusters and connect them; cut edges cross clusters
+    assert all(label[a] == label[b] for a, b in result.kept_edges.select(s.ROW_L, s.ROW_R).rows())
+    assert all(label[a] != label[b] for a, b in result.cut_edges.select(s.ROW_L, s.ROW_R).rows())
+    kept = result.kept_edges
+    n = data.height
+    graph_kept = coo_matrix(
+        (np.ones(kept.height), (kept[s.ROW_L].to_numpy(), kept[s.ROW_R].to_numpy())), shape=(n, n)
+    )
+    count, _ = connected_components(graph_kept, directed=False)
+    assert count == result.n_clusters
+    # the same pairs in another order give the same clusters
+    shuffled = frame.sample(fraction=1.0, shuffle=True, seed=rnd.randint(0, 1000))
+    again = cluster(data, shuffled, threshold=0.5, constraints=rules, max_cluster_size=limit)
+    assert again.clusters.equals(result.clusters)
+
+
+@settings(max_examples=100, deadline=None)
+@given(graphs())
+def test_components_without_violations_are_untouched(graph) -> None:  # type: ignore[no-untyped-def]
+    data, frame, _ = graph
+    plain = cluster(data, frame, threshold=0.5, constraints=[], max_cluster_size=10_000)
+    constrained = cluster(data, frame, threshold=0.5)
+    bad = (
+        plain.clusters.join(data, on=s.ROW_ID)
+        .group_by(s.CLUSTER_ID)
+        .agg(pl.col(s.ID_NORM).drop_nulls().n_unique().alias("ids"), pl.col(s.ROW_ID))
+    )
+    for ids, rows in bad.select("ids", s.ROW_ID).rows():
+        if ids <= 1:
+            assert frozenset(rows) in groups(constrained)
+

@@ -1,0 +1,348 @@
+"""The identity store: round trips on SQLite and PostgreSQL, migrations, bulk speed."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import polars as pl
+import pytest
+import sqlalchemy as sa
+from hypothesis import given
+from hypothesis import strategies as st
+
+from linkage import store as store_module
+from linkage.identities import assign_person_ids
+from linkage.store import MIGRATIONS, SCHEMA_VERSION, IdentityStore, StoreError, mask_id_expr
+from normalizers import schema as s
+from normalizers.errors import ConfigError, SchemaError
+from normalizers.masking import mask_id
+
+PG_URL = "postgresql+psycopg://{user}@127.0.0.1:5432/test"
+PG_USERS = ("postgres", "root")
+
+
+def _pg_url() -> str | None:
+    """A URL of the local PostgreSQL server, or None when it truly is unreachable."""
+    for user in PG_USERS:
+        url = PG_URL.format(user=user)
+        engine = sa.create_engine(url)
+        try:
+            with engine.connect():
+                return url
+        except sa.exc.OperationalError:
+            continue
+        finally:
+            engine.dispose()
+    return None
+
+
+@pytest.fixture(scope="module")
+def pg_url() -> str:
+    url = _pg_url()
+    if url is None:
+        pytest.skip("PostgreSQL on 127.0.0.1:5432 is unreachable")
+    return url
+
+
+@pytest.fixture
+def pg_schema(pg_url: str) -> Iterator[str]:
+    """A schema of its own per test, dropped afterwards, so tests can run repeatedly and in parallel."""
+    name = f"test_store_{uuid.uuid4().hex[:12]}"
+    yield name
+    engine = sa.create_engine(pg_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+    engine.dispose()
+
+
+BACKENDS = [
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param("copy", id="postgres-copy", marks=pytest.mark.postgres),
+    pytest.param("executemany", id="postgres-executemany", marks=pytest.mark.postgres),
+]
+
+
+@pytest.fixture(params=BACKENDS)
+def open_store(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A function opening (and reopening) one store of the parametrized backend."""
+    opened: list[IdentityStore] = []
+    if request.param == "sqlite":
+        url, kwargs = f"sqlite:///{tmp_path}/out/identity.db", {}
+    else:
+        schema = request.getfixturevalue("pg_schema")
+        url, kwargs = request.getfixturevalue("pg_url"), {"schema": schema, "bulk": request.param}
+
+    def _open(**extra: object) -> IdentityStore:
+        store = IdentityStore.open(url, **{**kwargs, **extra})  # type: ignore[arg-type]
+        opened.append(store)
+        return store
+
+    yield _open
+    for store in opened:
+        store.close()
+
+
+def clusters(*groups: str, source: str = "tax") -> pl.DataFrame:
+    rows = [(source, rid, i) for i, group in enumerate(groups) for rid in group]
+    return pl.DataFrame(
+        rows,
+        schema={s.SOURCE: pl.String, s.RECORD_ID: pl.String, s.CLUSTER_ID: pl.UInt32},
+        orient="row",
+    )
+
+
+def canonical(assigned: pl.DataFrame) -> pl.DataFrame:
+    return assigned.unique(s.PERSON_ID, maintain_order=True).select(
+        s.PERSON_ID,
+        pl.lit("张三").alias(s.NAME_NORM),
+        pl.lit("RESIDENT").alias(s.ID_KIND),
+        pl.lit("110101199003071234").alias(s.ID_NORM),
+        pl.lit(dt.date(1990, 3, 7)).alias(s.DOB),
+        pl.lit("M").alias(s.SEX_BEST),
+    )
+
+
+def with_extras(assigned: pl.DataFrame) -> pl.DataFrame:
+    return assigned.with_columns(
+        pl.lit(0.97).alias(s.MATCH_PROBABILITY),
+        pl.format("RESIDENT:{}", s.RECORD_ID).alias(s.ID_KEY),
+    )
+
+
+def run_once(
+    store: IdentityStore, frame: pl.DataFrame, *, model: str | None = None
+) -> tuple[int, pl.DataFrame, pl.DataFrame]:
+    run = store.begin_run({"job": "test"})
+    assigned, events = store.reconcile(frame)
+    store.save_run(run, with_extras(assigned), canonical(assigned), events, model)
+    store.finish_run(run)
+    return run, assigned, events
+
+
+# ------------------------------------------------------------------ round trip
+def test_round_trip(open_store) -> None:  # type: ignore[no-untyped-def]
+    store = open_store()
+    assert store.version == SCHEMA_VERSION
+    assert store.load_crosswalk().height == 0 and store.latest_model() is None
+    run1, first, _ = run_once(store, clusters("abc", "de", "f"), model='{"m": 1}')
+    loaded = store.load_crosswalk()
+    assert loaded.sort(s.RECORD_ID).equals(first.sort(s.RECORD_ID))
+    p, q, r = (first.filter(pl.col(s.RECORD_ID) == k)[s.PERSON_ID].item() for k in "adf")
+
+    person = store.get_person(p)
+    assert person is not None
+    assert (person["status"], person["records"], person["sources"]) == ("active", 3, '["tax"]')
+    assert (person["name"], person["id_masked"], person["dob"]) == (
+        "张三",
+        "110101********1234",
+        dt.date(1990, 3, 7),
+    )
+    assert person["created_run"] == person["updated_run"] == run1
+    assert store.events_of(p)["kind"].to_list() == ["CREATE"]
+    model = store.latest_model()
+    assert model is not None and model.model_json == '{"m": 1}'
+    assert model.created_at.tzinfo is not None
+    assert store.runs().row(0, named=True)["status"] == "finished"
+    assert store.runs().row(0, named=True)["records"] == 6
+
+    # run 2: d and e join p's cluster (q merged), f disappears (r retired), g is new
+    run2, second, events2 = run_once(store, clusters("abcde", "g"))
+    assert sorted(events2["kind"]) == ["CREATE", "MERGE", "RETIRE"]
+    assert store.load_crosswalk().height == 6
+    assert store.get_person(q)["status"] == "merged"  # type: ignore[index]
+    assert store.get_person(q)["merged_into"] == p  # type: ignore[index]
+    assert store.get_person(r)["status"] == "retired"  # type: ignore[index]
+    assert store.current_person_id(q) == p and store.current_person_id(r) is None
+    assert store.reserved_ids() == {q, r}
+    assert store.get_person(p)["records"] == 5  # type: ignore[index]
+    assert store.get_person(p)["updated_run"] == run2  # type: ignore[index]
+
+    records = store.records_of(p).sort(s.RECORD_ID)
+    assert records[s.RECORD_ID].to_list() == list("abcde")
+    lineage = {row[s.RECORD_ID]: row for row in records.iter_rows(named=True)}
+    assert (
+        lineage["a"]["first_seen_run"],
+        lineage["a"]["last_seen_run"],
+        lineage["a"][s.RUN_ID],
+    ) == (run1, run2, run1)
+    assert lineage["d"][s.RUN_ID] == run2  # its person changed in run 2
+    stale = store.records_of(r)
+    assert stale["last_seen_run"].to_list() == [
+        run1
+    ]  # kept for lineage, not in the latest crosswalk
+
+    assert store.find_by_id_key("RESIDENT:d")[s.PERSON_ID].to_list() == [p]
+    keys = pl.DataFrame({s.SOURCE: ["tax", "tax", "court"], s.RECORD_ID: ["g", "a", "a"]})
+    found = store.persons_of(keys)
+    assert found[s.PERSON_ID].to_list() == [
+        second.filter(pl.col(s.RECORD_ID) == "g")[s.PERSON_ID].item(),
+        p,
+        None,
+    ]
+
+    # run 3: identical clusters: no events, nothing updated
+    _, third, events3 = run_once(store, clusters("abcde", "g"))
+    assert events3.height == 0 and third.equals(second)
+    assert store.get_person(p)["updated_run"] == run2  # type: ignore[index]
+    # the latest model is still the one saved with run 1
+    assert store.latest_model().model_json == '{"m": 1}'  # type: ignore[union-attr]
+
+    # reopening applies no migration and sees the same data
+    store.close()
+    again = open_store()
+    assert again.load_crosswalk().sort(s.RECORD_ID).equals(third.sort(s.RECORD_ID))
+
+
+def test_retired_record_returning_gets_a_fresh_id(open_store) -> None:  # type: ignore[no-untyped-def]
+    store = open_store()
+    _, first, _ = run_once(store, clusters("a", "b"))
+    _, _, events = run_once(store, clusters("a"))
+    assert events["kind"].to_list() == ["RETIRE"]
+    _, third, events = run_once(store, clusters("a", "b"))
+    old_b = first.filter(pl.col(s.RECORD_ID) == "b")[s.PERSON_ID].item()
+    new_b = third.filter(pl.col(s.RECORD_ID) == "b")[s.PERSON_ID].item()
+    assert new_b != old_b and events["kind"].to_list() == ["CREATE"]
+
+
+def test_save_run_is_atomic(open_store, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    store = open_store()
+    run = store.begin_run()
+    assigned, events = store.reconcile(clusters("ab"))
+
+    def boom(*args: object) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(IdentityStore, "_persons_select", boom)
+    with pytest.raises(RuntimeError):
+        store.save_run(run, assigned, None, events)
+    monkeypatch.undo()
+    assert store.load_crosswalk().height == 0
+    store.save_run(run, assigned, None, events)  # staging tables were rolled back too
+    assert store.load_crosswalk().height == 2
+
+
+def test_bad_writes(open_store) -> None:  # type: ignore[no-untyped-def]
+    store = open_store()
+    assigned, events = assign_person_ids(clusters("ab"))
+    with pytest.raises(StoreError, match="no such run"):
+        store.save_run(99, assigned, None, events)
+    run = store.begin_run()
+    with pytest.raises(SchemaError, match="share"):
+        store.save_run(run, pl.concat([assigned, assigned]))
+    with pytest.raises(SchemaError, match="missing"):
+        store.save_run(run, assigned.drop(s.PERSON_ID))
+    with pytest.raises(ConfigError):
+        store.finish_run(run, status="done")  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------------ migrations
+def test_migrations_are_recorded(open_store) -> None:  # type: ignore[no-untyped-def]
+    store = open_store()
+    with store.engine.connect() as conn:
+        rows = (
+            conn.execute(sa.select(store_module.schema_meta.c.version).order_by("version"))
+            .scalars()
+            .all()
+        )
+    assert rows == [m.version for m in MIGRATIONS]
+
+
+def test_newer_store_is_refused(open_store) -> None:  # type: ignore[no-untyped-def]
+    store = open_store()
+    with store.engine.begin() as conn:
+        conn.execute(
+            store_module.schema_meta.insert().values(
+                version=SCHEMA_VERSION + 1,
+                description="from the future",
+                applied_at=dt.datetime.now(dt.UTC),
+            )
+        )
+    store.close()
+    with pytest.raises(StoreError, match=f"schema version {SCHEMA_VERSION + 1} is newer"):
+        open_store()
+
+
+def test_a_new_migration_is_applied_once(open_store, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    open_store().close()
+    calls = []
+
+    def add_table(conn: sa.Connection) -> None:
+        calls.append(1)
+        conn.exec_driver_sql("CREATE TABLE service_keys (k VARCHAR(10) PRIMARY KEY)")
+
+    extra = store_module.Migration(SCHEMA_VERSION + 1, "service keys", add_table)
+    monkeypatch.setattr(store_module, "MIGRATIONS", (*MIGRATIONS, extra))
+    monkeypatch.setattr(store_module, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    assert open_store().version == SCHEMA_VERSION + 1
+    assert open_store().version == SCHEMA_VERSION + 1
+    assert calls == [1]
+
+
+def test_failed_migration_leaves_the_old_version(
+    open_store, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    open_store().close()
+
+    def half_done(conn: sa.Connection) -> None:
+        conn.exec_driver_sql("CREATE TABLE half (k INTEGER)")
+        raise RuntimeError("migration bug")
+
+    monkeypatch.setattr(
+        store_module,
+        "MIGRATIONS",
+        (*MIGRATIONS, store_module.Migration(SCHEMA_VERSION + 1, "broken", half_done)),
+    )
+    monkeypatch.setattr(store_module, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    with pytest.raises(RuntimeError):
+        open_store()
+    monkeypatch.undo()
+    store = open_store()
+    assert store.version == SCHEMA_VERSION
+    assert "half" not in sa.inspect(store.engine).get_table_names()  # the DDL was rolled back too
+
+
+# ---------------------------------------------------------------- open errors
+def test_open_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="URL"):
+        IdentityStore.open("not a url")
+    with pytest.raises(ConfigError, match="schema"):
+        IdentityStore.open(f"sqlite:///{tmp_path}/x.db", schema="s")
+    with pytest.raises(ConfigError, match="copy"):
+        IdentityStore.open(f"sqlite:///{tmp_path}/x.db", bulk="copy")
+    with pytest.raises(StoreError, match="cannot connect"):
+        IdentityStore.open("postgresql+psycopg://nobody:secret@127.0.0.1:1/none")
+
+
+def test_unreachable_message_hides_the_password() -> None:
+    with pytest.raises(StoreError) as info:
+        IdentityStore.open("postgresql+psycopg://nobody:secret@127.0.0.1:1/none")
+    assert "secret" not in str(info.value)
+
+
+@given(
+    st.one_of(st.none(), st.text(max_size=25), st.from_regex(r"[0-9]{17}[0-9X]", fullmatch=True))
+)
+def test_mask_expression_equals_mask_id(value: str | None) -> None:
+    frame = pl.DataFrame({"v": [value]}, schema={"v": pl.String})
+    assert frame.select(mask_id_expr("v")).item() == mask_id(value)
+
+
+
+def test_awkward_keys_round_trip(open_store) -> None:  # type: ignore[no-untyped-def]
+    """CSV-based COPY must keep empty strings, quotes, commas, newlines and Han characters."""
+    store = open_store()
+    keys = ["", '"', "a,b", "line\nbreak", "社保-001", " padded "]
+    frame = pl.DataFrame(
+        {
+            s.SOURCE: ["人社局"] * len(keys),
+            s.RECORD_ID: keys,
+            s.CLUSTER_ID: pl.Series(range(len(keys)), dtype=pl.UInt32),
+        }
+    )
+    run_once(store, frame)
+    loaded = store.load_crosswalk()
+    assert sorted(loaded[s.RECORD_ID].to_list()) == sorted(keys)
+    assert loaded[s.SOURCE].unique().to_list() == ["人社局"]
