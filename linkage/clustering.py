@@ -372,9 +372,14 @@ class _BoundSize:
 
 
 def default_constraints() -> tuple[Constraint, ...]:
-    """One valid lifelong ID number per person, for each lifelong ID kind."""
+    """One lifelong ID number per person, for each lifelong ID kind.
+
+    Only numbers verified by their own check character and held by the record's
+    own holder count (ID_CHECKED): a 15-digit number upgraded to 18 could hide a
+    typo, and a guardian's number on a child's record is not the child's.
+    """
     return tuple(
-        DistinctValues(s.ID_NORM, where={s.ID_KIND: kind}, name=f"one_{kind.lower()}_id")
+        DistinctValues(s.ID_CHECKED, where={s.ID_KIND: kind}, name=f"one_{kind.lower()}_id")
         for kind in _LIFELONG_ID_KINDS
     )
 

@@ -281,11 +281,14 @@ class IdComparison:
                 & left(s.ID_KIND).is_in(list(self.exclusive_kinds))
             ),
             other_kind=(left(s.ID_KIND) != right(s.ID_KIND)).fill_null(False),
-            # A number upgraded from 15 digits has no check digit to catch a typo, and a number
-            # its own record contradicts may be a guardian's: their difference proves little.
+            # A number upgraded from 15 digits has no check digit to catch a typo, so one that
+            # differs from the other by a typo's worth (a digit, a transposition) proves little;
+            # nor does a number its own record contradicts, which may be a guardian's.
             weak=(
-                (left(s.ID_REASON) == _LEGACY)
-                | (right(s.ID_REASON) == _LEGACY)
+                (
+                    ((left(s.ID_REASON) == _LEGACY) | (right(s.ID_REASON) == _LEGACY))
+                    & (_positions_differing(left(s.ID_NORM), right(s.ID_NORM)) <= 2)
+                )
                 | conflicting(left)
                 | conflicting(right)
             ),
@@ -325,6 +328,13 @@ class IdComparison:
         level[(level < 0) & f["other_kind"]] = 0
         level[level < 0] = at["different"]
         return pl.Series(s.GAMMA_PREFIX + self.name, level, dtype=pl.Int8)
+
+
+def _positions_differing(a: pl.Expr, b: pl.Expr, length: int = 18) -> pl.Expr:
+    """How many of the first ``length`` characters of two strings differ."""
+    return pl.sum_horizontal(
+        (a.str.slice(k, 1) != b.str.slice(k, 1)).cast(pl.Int8) for k in range(length)
+    )
 
 
 # -------------------------------------------------------------------- name
