@@ -15,6 +15,7 @@ Outputs in the output directory (see :data:`OUTPUT_FILES`)::
     model.json          the trained Fellegi-Sunter model (versioned)
     records.parquet     the normalized records (for ``linkage explain``)
     edges.parquet       the pairs that joined (or were cut from) each person
+    pairs.parquet       every scored candidate pair: row ids, rule, levels, weight, probability
     summary.json        counts and timings of the run
     report.html         a self-contained report (no network access needed)
 """
@@ -52,9 +53,12 @@ REVIEW: Final = "review.parquet"
 MODEL: Final = "model.json"
 RECORDS: Final = "records.parquet"
 EDGES: Final = "edges.parquet"
+PAIRS: Final = "pairs.parquet"
 SUMMARY: Final = "summary.json"
 REPORT: Final = "report.html"
-OUTPUT_FILES: Final = (CROSSWALK, PERSONS, REJECTS, REVIEW, MODEL, RECORDS, EDGES, SUMMARY, REPORT)
+OUTPUT_FILES: Final = (
+    CROSSWALK, PERSONS, REJECTS, REVIEW, MODEL, RECORDS, EDGES, PAIRS, SUMMARY, REPORT,
+)
 
 INPUT_ROW: Final = "input_row"  # rejects: 0-based position of the row in the stacked inputs
 REASON: Final = "reason"
@@ -216,6 +220,7 @@ def run_job(
     with stage("write") as st:
         review = _review_pairs(records, scored, clustered, model)
         _write_outputs(out_dir, records, crosswalk, persons, rejects, review, clustered, model)
+        scored.write_parquet(out_dir / PAIRS)
         linked = crosswalk.height
         if linked + rejects.height != records.height:
             raise AccountingError(

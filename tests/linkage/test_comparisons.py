@@ -189,10 +189,19 @@ BIRTH_A = dt.date(1980, 1, 1)
             id="two-resident-ids",
         ),
         pytest.param(
+            # one digit apart: the upgraded number's computed check could not catch a typo
+            resident(ID_A, BIRTH_A, "M"),
+            {**resident(ID_A[:15] + "9" + ID_A[16:], BIRTH_A, "M"),
+             s.ID_REASON: "ID_LEGACY_15_UPGRADED"},
+            "different",
+            id="legacy-15-digit-typo-has-no-check-digit",
+        ),
+        pytest.param(
+            # far apart: not a typo, two persons even without a check digit
             resident(ID_A, BIRTH_A, "M"),
             {**resident(ID_B, BIRTH_A, "M"), s.ID_REASON: "ID_LEGACY_15_UPGRADED"},
-            "different",
-            id="legacy-15-digit-has-no-check-digit",
+            "different_same_kind",
+            id="legacy-15-digit-far-apart",
         ),
         pytest.param(
             {**resident(ID_A, dt.date(2012, 6, 1), "F"), s.BIRTH_DATE_NORM: dt.date(2012, 6, 1)},
