@@ -36,6 +36,9 @@ class IdKind(StrEnum):
     UNKNOWN = "UNKNOWN"
 
 
+FIXED_LENGTH_KINDS = frozenset({IdKind.RESIDENT, IdKind.HMT_PERMIT, IdKind.USCC, IdKind.FOREIGN_PR})
+"""Kinds whose numbers have one length: a hint naming one rules out the Taiwan permit reading."""
+
 # Characters that stand for X (in check characters and masks) or for *.  NFKC already folds
 # full-width Ｘ and the Roman numeral Ⅹ; these survive it.
 _X_LOOKALIKES = "\u00d7\u0425\u0445\u03a7\u03c7\u2715\u2716\u2573"  # × Х х Χ χ ✕ ✖ ╳

@@ -29,22 +29,23 @@ from normalizers import schema as s
 from normalizers._id_forms import IdKind, parse_hint
 from normalizers._id_stages import (
     FLAG,
+    HINT,
     HINT_OK,
     OUTPUT_SCHEMA,
     ROW,
     apply_layers,
     checksum_failed_18,
+    documents,
     legacy_15,
     masked_18,
     resident_18,
     truncated_18,
 )
-from normalizers._vector import map_distinct
+from normalizers._vector import map_distinct, scatter_rows
 from normalizers.errors import SchemaError
 from normalizers.ids import normalize_id
 
 _INPUTS = (s.ID_NUMBER, s.ID_TYPE, s.BIRTH_DATE_NORM)
-_SLOT = "__id_slot"  # position of an unsettled row in the rest
 
 # Characters whose cleaning is the same under NFKC (scalar) and the plain
 # replacements below (frame): ASCII digits, x and *, their full-width forms, and
@@ -52,6 +53,11 @@ _SLOT = "__id_slot"  # position of an unsettled row in the rest
 # character is left to the scalar path.
 _SAFE = r"^[0-9xX*０-９ｘＸ＊ \t\u3000\u00a0'\"‘’“”\-－]+$"
 _DROP = r"[ \t\u3000\u00a0'\"‘’“”\-－]"
+_PLAIN = "__id_plain"
+_SAFE_COLUMN = "__id_safe"
+# Other documents as typed: cleaning leaves these unchanged (see _id_stages.documents).
+_PLAIN_DOCUMENT = r"^[0-9A-Z]{5,17}$"
+_NOT_DOCUMENT = r"^[0-9]{15}$|XXX"
 _WIDE = [chr(0xFF10 + i) for i in range(10)] + ["ｘ", "Ｘ", "x", "＊"]
 _NARROW = [str(i) for i in range(10)] + ["X", "X", "X", "*"]
 
@@ -65,39 +71,30 @@ def frame_columns(frame: pl.DataFrame) -> pl.DataFrame:
         _column_or_null(frame, s.BIRTH_DATE_NORM, pl.Date()),
     )
     hints = inputs.get_column(s.ID_TYPE).drop_nulls().unique().to_list()
-    compatible = [h for h in hints if parse_hint(h) in (None, IdKind.RESIDENT)]
+    kinds = {h: kind.value for h in hints if (kind := parse_hint(h)) is not None}
     raw = pl.col(s.ID_NUMBER)
-    *prepare, (flag, *outputs) = resident_18(pl.col(s.ID_CLEAN), as_is=True)
+    *prepare, last = resident_18(pl.col(s.ID_CLEAN), as_is=True)
     first = (
         inputs.lazy()
         .with_row_index(ROW)
         .with_columns(
-            (pl.col(s.ID_TYPE).is_null() | pl.col(s.ID_TYPE).is_in(compatible)).alias(HINT_OK),
+            pl.col(s.ID_TYPE)
+            .replace_strict(kinds, default=None, return_dtype=pl.String)
+            .alias(HINT),
             pl.when(raw.str.len_bytes() == 18).then(raw).alias(s.ID_CLEAN),
         )
-        .pipe(apply_layers, [*prepare, [flag]])
-        .collect()
-    )
-    if first.get_column(FLAG).all():
-        return first.select(outputs)
-    rest = _settle_rest(first.select(ROW, *_INPUTS, HINT_OK, FLAG).filter(~pl.col(FLAG)))
-    # Row i takes the fast columns when settled there, else the next row of `rest`
-    # (both are in row order): a gather with null slots for settled rows costs
-    # far less than concatenating and re-sorting every column.
-    unsettled = ~pl.col(FLAG)
-    slot = pl.when(unsettled).then(unsettled.cast(pl.Int64).cum_sum() - 1)
-    return (
-        first.lazy()
-        .with_columns(slot.alias(_SLOT))
-        .select(
-            pl.when(pl.col(FLAG))
-            .then(out)
-            .otherwise(pl.lit(rest.get_column(name)).gather(pl.col(_SLOT)))
-            .alias(name)
-            for out, name in zip(outputs, OUTPUT_SCHEMA, strict=True)
+        .with_columns(
+            (pl.col(HINT).is_null() | (pl.col(HINT) == IdKind.RESIDENT.value)).alias(HINT_OK)
         )
+        .pipe(apply_layers, [*prepare, last])
         .collect()
     )
+    fast = first.select(list(OUTPUT_SCHEMA))
+    if first.get_column(FLAG).all():
+        return fast
+    rest = _settle_rest(first.select(ROW, *_INPUTS, HINT, HINT_OK).filter(~first.get_column(FLAG)))
+    # scattering the few unsettled rows into the fast columns beats re-sorting all of them
+    return scatter_rows(fast, rest.get_column(ROW), rest)
 
 
 def _column_or_null(frame: pl.DataFrame, name: str, dtype: pl.DataType) -> pl.Expr:
@@ -124,18 +121,30 @@ def _scalar_row(value: str | None, id_type: str | None, birth: dt.date | None) -
 
 
 def _settle_rest(rows: pl.DataFrame) -> pl.DataFrame:
-    """Every row the first pass left, in row order.
+    """Every row the first pass left (none missing), with its ``ROW``, in no particular order.
 
-    Cleaned forms are settled by expressions, the residue by the scalar path.
+    Cleaned resident-style forms and plain other documents are settled by
+    expressions, the residue by the scalar path.
     """
     raw = pl.col(s.ID_NUMBER)
-    safe = raw.str.contains(_SAFE).fill_null(False)
+    done: list[pl.DataFrame] = []
+    rows = rows.with_columns(
+        (raw.str.contains(_PLAIN_DOCUMENT) & ~raw.str.contains(_NOT_DOCUMENT)).alias(_PLAIN)
+    )
+    plain = pl.col(_PLAIN)
+    rows = rows.with_columns((raw.str.contains(_SAFE) & ~plain).alias(_SAFE_COLUMN))
+    safe = pl.col(_SAFE_COLUMN)
+    flagged = apply_layers(rows.lazy().filter(plain), documents(raw, pl.col(HINT))).collect()
+    done.append(flagged.filter(pl.col(FLAG)).select(ROW, *OUTPUT_SCHEMA))
     cleaned = rows.filter(safe).with_columns(
         raw.str.replace_all(_DROP, "").str.replace_many(_WIDE, _NARROW).alias(s.ID_CLEAN)
     )
     length = pl.col(s.ID_CLEAN).str.len_bytes()
-    done: list[pl.DataFrame] = []
-    leftovers = [rows.filter(~safe), cleaned.filter(~length.is_in([15, 18]))]
+    leftovers = [
+        rows.filter(~safe & ~plain),
+        flagged.filter(~pl.col(FLAG)).select(rows.columns),
+        cleaned.filter(~length.is_in([15, 18])),
+    ]
     for width, stages in ((18, (resident_18, truncated_18, masked_18)), (15, (legacy_15,))):
         part = cleaned.filter(length == width)
         for stage in stages:
@@ -150,4 +159,4 @@ def _settle_rest(rows: pl.DataFrame) -> pl.DataFrame:
     if slow_in.height:
         slow = map_distinct(slow_in, _INPUTS, _scalar_row, OUTPUT_SCHEMA)
         done.append(pl.concat([slow_in.select(ROW), slow], how="horizontal"))
-    return pl.concat(done).sort(ROW)
+    return pl.concat(done)

@@ -23,8 +23,9 @@ import numpy as np
 import polars as pl
 
 from normalizers import schema as s
-from normalizers._id_forms import IdKind
+from normalizers._id_forms import FIXED_LENGTH_KINDS, IdKind
 from normalizers._id_repair import EARLIEST_BIRTH, HMT_REGION_CURRENT
+from normalizers._vector import choose
 from normalizers.checksums import RESIDENT_CHECK_CHARS, RESIDENT_WEIGHTS
 from normalizers.reasons import Reason
 from normalizers.regions import region_table
@@ -45,7 +46,8 @@ OUTPUT_SCHEMA: dict[str, pl.DataType] = {
 
 # working columns (never in the output)
 ROW = "__id_row"
-HINT_OK = "__id_hint_ok"  # id_type absent, naming a resident ID, or naming nothing we know
+HINT_OK = "__id_hint_ok"  # HINT is null or RESIDENT
+HINT = "__id_hint"  # the IdKind value id_type names, or null
 FLAG = "__id_settled"  # the stage settled this row
 BODY = "__id_body"  # the 17 body digits as an integer; null unless all digits
 CHECK = "__id_check"  # value of the check character, X = 10
@@ -66,6 +68,7 @@ class _Tables:
     region_status: pl.Series  # by region code: 0 unknown province, 1 issued, 2 province known only
     current_index: pl.Series  # by region code: index into ``currents``
     currents: pl.Series  # today's codes; index 0 is null
+    currents_and_permits: pl.Series  # ``currents``, then today's codes of 810000, 820000, 830000
     month_start: pl.Series  # by YYYYMM: days since 1970-01-01 of the month's first day
     month_days: pl.Series  # by YYYYMM: days in the month; 0 outside 1880..next year
     check_chars: pl.Series  # by weighted sum mod 11
@@ -110,6 +113,10 @@ def tables() -> _Tables:
         region_status=pl.Series(status),
         current_index=pl.Series(current_index),
         currents=pl.Series([None, *currents], dtype=pl.String),
+        currents_and_permits=pl.Series(
+            [None, *currents, *(HMT_REGION_CURRENT[f"{p}0000"] for p in (81, 82, 83))],
+            dtype=pl.String,
+        ),
         month_start=pl.Series(month_start),
         month_days=pl.Series(month_days),
         check_chars=pl.Series(list(RESIDENT_CHECK_CHARS), dtype=pl.String),
@@ -134,16 +141,19 @@ def _outputs(
     region: pl.Expr,
     mask: pl.Expr,
     region_int: pl.Expr | None = None,
+    kind: pl.Expr = _RESIDENT,
+    current: pl.Expr | None = None,
 ) -> list[pl.Expr]:
     t = tables()
     if region_int is None:
         region_int = _between(region.str.to_integer(strict=False), 0, 10**6 - 1)
-    current = pl.lit(t.currents).gather(pl.lit(t.current_index).gather(region_int))
+    if current is None:
+        current = pl.lit(t.currents).gather(pl.lit(t.current_index).gather(region_int))
     return [
-        _RESIDENT.alias(s.ID_KIND),
+        kind.alias(s.ID_KIND),
         clean.alias(s.ID_CLEAN),
         norm.alias(s.ID_NORM),
-        pl.concat_str(_RESIDENT, pl.lit(":"), norm).alias(s.ID_KEY),
+        pl.concat_str(kind, pl.lit(":"), norm).alias(s.ID_KEY),
         reason.alias(s.ID_REASON),
         born.alias(s.ID_BIRTH_DATE),
         sex.alias(s.ID_SEX),
@@ -210,38 +220,63 @@ def _body_and_check(clean: pl.Expr) -> list[pl.Expr]:
 
 
 def resident_18(clean: pl.Expr, *, as_is: bool = False) -> list[list[pl.Expr]]:
-    """Valid 18-digit mainland resident IDs (``as_is``: ``clean`` is the raw value itself)."""
+    """Valid 18-digit GB 11643 numbers (``as_is``: ``clean`` is the raw value itself).
+
+    Mainland resident IDs, and the HK/Macau/Taiwan residence permits and
+    foreigners' PR IDs that share the form.  A hint naming another kind gives
+    ``ID_TYPE_MISMATCH``; one naming a USCC is left to the scalar path, which
+    tries that reading first.  With ``as_is`` missing numbers are settled too
+    (every other output is null for them already).
+    """
     body = pl.col(BODY)
     born = pl.col(BORN)
+    hint = pl.col(HINT)
+    prefix = body // 10**11
+    hmt = prefix.is_in(_HMT_CODES)
+    foreign = body >= 9 * 10**16
+    missing = pl.col(s.ID_NUMBER).is_null() if as_is else pl.lit(False)
+    kind = choose(
+        (missing, IdKind.UNKNOWN.value),
+        (hmt, IdKind.HMT_PERMIT.value),
+        (foreign, IdKind.FOREIGN_PR.value),
+        otherwise=IdKind.RESIDENT.value,
+    )
     settled = (
         ((_weighted_mod11(body) + pl.col(CHECK)) % 11 == 1)
         & born.is_not_null()
-        & (_region_status(body) > 0)
-        & ~_special_prefix(body)
-        & pl.col(HINT_OK)
+        & ((_region_status(body) > 0) | hmt | foreign)
+        & ~hint.eq_missing(pl.lit(IdKind.USCC.value))
         & (clean.str.len_bytes() == 18)
     )
-    reason = pl.lit(Reason.OK.value)
-    if not as_is:
-        reason = (
-            pl.when(clean == pl.col(s.ID_NUMBER))
-            .then(reason)
-            .otherwise(pl.lit(Reason.CLEANED.value))
-        )
+    cleaned = pl.lit(False) if as_is else clean != pl.col(s.ID_NUMBER)
+    reason = choose(
+        (missing, Reason.MISSING.value),
+        (hint.is_not_null() & (hint != pl.col(s.ID_KIND)), Reason.ID_TYPE_MISMATCH.value),
+        (cleaned, Reason.CLEANED.value),
+        otherwise=Reason.OK.value,
+    )
+    t = tables()
+    # today's region as an index into the table of current codes; permits' after it
+    hmt_index = pl.lit(len(t.currents), dtype=pl.Int64) + prefix // 10_000 - 81
+    current_index = (
+        pl.when(hmt).then(hmt_index).when(~foreign).then(pl.lit(t.current_index).gather(prefix))
+    )
+    current = pl.lit(t.currents_and_permits).gather(current_index)
     return [
         _body_and_check(clean),
-        [_born(body).alias(BORN)],
+        [_born(body).alias(BORN), kind.alias(s.ID_KIND)],
         [
-            settled.fill_null(False).alias(FLAG),
+            (settled.fill_null(False) | missing).alias(FLAG),
             *_outputs(
                 clean=clean,
                 norm=clean,
                 reason=reason,
                 born=born,
                 sex=_sex(body),
-                region=clean.str.slice(0, 6),
+                region=pl.when(~foreign).then(clean.str.slice(0, 6)),
                 mask=_NO_TEXT,
-                region_int=body // 10**11,
+                kind=pl.col(s.ID_KIND),
+                current=current,
             ),
         ],
     ]
@@ -317,6 +352,88 @@ def legacy_15(clean: pl.Expr) -> list[list[pl.Expr]]:
                 mask=_NO_TEXT,
                 region_int=body // 10**11,
             ),
+        ],
+    ]
+
+
+def documents(clean: pl.Expr, hint: pl.Expr) -> list[list[pl.Expr]]:
+    """HK/Macau and Taiwan permits, foreigners' 2017 PR IDs and passports, in their plain forms.
+
+    ``clean`` is the raw value itself, which must be 5 to 17 upper-case ASCII
+    letters and digits (cleaning leaves those unchanged), not 15 digits and
+    without XXX (the scalar path reads those as legacy IDs and masks); ``hint``
+    is the :class:`IdKind` value the id_type names, or null.  Values no
+    document form accepts are left to the scalar path.
+    """
+    passport_hint = hint.eq_missing(pl.lit(IdKind.PASSPORT.value))
+    hk_mo = ~passport_hint & clean.str.contains(r"^[HM][0-9]{8}(?:[0-9]{2})?$")
+    foreign_pr = clean.str.contains(r"^[A-Z]{3}[0-9]{12}$")
+    tw_parts = clean.str.extract_groups(r"^([0-9]{8})([0-9]{2})?([A-Z])?$")
+    tw_number = tw_parts.struct.field("1")
+    tw = (
+        tw_number.is_not_null()
+        & ~passport_hint
+        & ~hint.is_in([kind.value for kind in FIXED_LENGTH_KINDS]).fill_null(False)
+    )
+    length = clean.str.len_bytes()
+    passport = (length.is_in([8, 9]) & clean.str.contains(r"^[A-Z]{1,2}[0-9]{7,8}$")) | (
+        passport_hint & ~clean.str.contains(r"^[A-Z]+$")
+    )
+    kind = (
+        pl.when(hk_mo)
+        .then(pl.lit(IdKind.HK_MO_PERMIT.value))
+        .when(foreign_pr)
+        .then(pl.lit(IdKind.FOREIGN_PR.value))
+        .when(tw)
+        .then(pl.lit(IdKind.TW_PERMIT.value))
+        .when(passport)
+        .then(pl.lit(IdKind.PASSPORT.value))
+    )
+    suffix = tw_parts.struct.field("3")
+    norm = (
+        pl.when(pl.col(s.ID_KIND) == IdKind.TW_PERMIT.value)
+        .then(
+            pl.concat_str(
+                tw_number,
+                tw_parts.struct.field("2").fill_null(""),
+                pl.when(suffix.is_not_null()).then(pl.lit("(") + suffix + pl.lit(")")).otherwise(
+                    pl.lit("")
+                ),
+            )
+        )
+        .otherwise(clean)
+    )
+    key_value = (
+        pl.when(pl.col(s.ID_KIND) == IdKind.HK_MO_PERMIT.value)
+        .then(clean.str.slice(0, 9))
+        .when(pl.col(s.ID_KIND) == IdKind.TW_PERMIT.value)
+        .then(clean.str.slice(0, 8))
+        .otherwise(clean)
+    )
+    reason = (
+        pl.when(hint.is_not_null() & (hint != pl.col(s.ID_KIND)))
+        .then(pl.lit(Reason.ID_TYPE_MISMATCH.value))
+        .when(pl.col(s.ID_NORM) != clean)
+        .then(pl.lit(Reason.CLEANED.value))
+        .otherwise(pl.lit(Reason.OK.value))
+    )
+    none = pl.lit(None, dtype=pl.String)
+    return [
+        [kind.alias(s.ID_KIND)],
+        [norm.alias(s.ID_NORM)],
+        [
+            pl.col(s.ID_KIND).is_not_null().alias(FLAG),
+            pl.col(s.ID_KIND),
+            clean.alias(s.ID_CLEAN),
+            pl.col(s.ID_NORM),
+            pl.concat_str(pl.col(s.ID_KIND), pl.lit(":"), key_value).alias(s.ID_KEY),
+            reason.alias(s.ID_REASON),
+            pl.lit(None, dtype=pl.Date).alias(s.ID_BIRTH_DATE),
+            none.alias(s.ID_SEX),
+            none.alias(s.ID_REGION),
+            none.alias(s.ID_REGION_CURRENT),
+            none.alias(s.ID_MASK_PATTERN),
+            pl.lit([], dtype=pl.List(pl.String)).alias(s.ID_REPAIRS),
         ],
     ]
 

@@ -40,6 +40,7 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
@@ -48,7 +49,7 @@ import numpy as np
 import polars as pl
 
 from normalizers import schema
-from normalizers._vector import map_distinct
+from normalizers._vector import choose, map_distinct
 from normalizers.errors import NormalizationError, OnError, SchemaError, check_on_error
 from normalizers.ethnicity import ethnic_group_names
 from normalizers.reasons import Reason
@@ -257,6 +258,8 @@ _NOTHING: _Codes = (None, None, None)
 def _merge(readings: list[tuple[int, int, _Codes]]) -> _Codes:
     """One reading for a chain string: the best-ranked ones, cut at the first level where they disagree."""
     first = readings[0][2]
+    if len(readings) == 1:
+        return first
     if all(codes == first for _, _, codes in readings):
         return first
     best = min((rank, retired) for rank, retired, _ in readings)
@@ -272,7 +275,7 @@ def _merge(readings: list[tuple[int, int, _Codes]]) -> _Codes:
 
 @cache
 def _chains() -> _Chains:
-    readings: dict[str, list[tuple[int, int, _Codes]]] = {}
+    readings: defaultdict[str, list[tuple[int, int, _Codes]]] = defaultdict(list)
     for periods in region_table().by_code.values():
         for r in periods:
             if r.current is None:
@@ -282,7 +285,7 @@ def _chains() -> _Chains:
                 continue
             retired = 0 if r.in_use else 1
             for chain, rank in _chain_entries(r):
-                readings.setdefault(chain, []).append((rank, retired, codes))
+                readings[chain].append((rank, retired, codes))
     # Ambiguous chains stay in, with no codes, so that 朝阳区 does not fall back to 朝阳 (朝阳市).
     lookup = {chain: _merge(found) for chain, found in readings.items()}
     keys = sorted(lookup)
@@ -296,13 +299,15 @@ def _chains() -> _Chains:
     max_len = max(map(len, keys))
     if max_len > HEAD:
         raise RuntimeError(f"a division chain of {max_len} characters exceeds HEAD={HEAD}")
+    codes = [lookup[k] for k in keys]
+    province, city, county = ([c[level] for c in codes] for level in range(3))
     return _Chains(
         lookup=lookup,
         sorted_keys=pl.Series(keys, dtype=pl.Utf8),
         parent=parent,
-        province=pl.Series([lookup[k][0] for k in keys], dtype=pl.Utf8),
-        city=pl.Series([lookup[k][1] for k in keys], dtype=pl.Utf8),
-        county=pl.Series([lookup[k][2] for k in keys], dtype=pl.Utf8),
+        province=pl.Series(province, dtype=pl.Utf8),
+        city=pl.Series(city, dtype=pl.Utf8),
+        county=pl.Series(county, dtype=pl.Utf8),
         max_len=max_len,
     )
 
@@ -335,6 +340,21 @@ def _id_province(id_region: str | None) -> str | None:
     if current is not None:
         return current[:2]
     return id_region[:2] if table.province_known(id_region) else None
+
+
+@cache
+def _provinces_by_code() -> pl.Series:
+    """:func:`_id_province` of every 6-digit code, as an integer (-1 for None), indexed by the code."""
+    table = region_table()
+    known = np.zeros(100, dtype=bool)
+    known[[int(p) for p in table.provinces if p.isdigit()]] = True
+    codes = np.arange(10**6)
+    provinces = np.where(known[codes // 10_000], codes // 10_000, -1).astype(np.int16)
+    for code in table.by_code:
+        current = table.current_code(code)
+        if current is not None and code.isdigit() and len(code) == 6:
+            provinces[int(code)] = int(current[:2])
+    return pl.Series(provinces)
 
 
 def normalize_address(
@@ -470,42 +490,51 @@ def address_columns(frame: pl.DataFrame) -> pl.DataFrame:
     chains = _chains()
     norm = _clean_frame(frame.get_column(schema.ADDRESS).cast(pl.Utf8))
     key = _key_frame(norm)
-    index = _longest_chain(key.str.slice(0, HEAD).fill_null(""), chains)
-    found = pl.Series(index >= 0)
-    at = pl.Series(np.maximum(index, 0))
-    null = pl.Series([None] * len(norm), dtype=pl.Utf8)
-    province = chains.province.gather(at).zip_with(found, null)
-    city = chains.city.gather(at).zip_with(found, null)
-    county = chains.county.gather(at).zip_with(found, null)
-
-    conflict = pl.lit(False)
-    if schema.ID_REGION in frame.columns:
-        id_region = frame.get_column(schema.ID_REGION).cast(pl.Utf8)
-        distinct = id_region.unique().drop_nulls()
-        id_province = id_region.replace_strict(
-            distinct, pl.Series([_id_province(v) for v in distinct], dtype=pl.Utf8), default=None
-        )
-        conflict = pl.lit(
-            id_province.is_not_null() & (id_province != province.str.slice(0, 2))
-        ).fill_null(False)
-    reason = pl.select(
-        pl.when(pl.lit(norm).is_null())
-        .then(pl.lit(Reason.MISSING.value))
-        .when(pl.lit(province).is_null())
-        .then(pl.lit(Reason.ADDRESS_NO_REGION.value))
-        .when(conflict)
-        .then(pl.lit(Reason.ADDRESS_REGION_CONFLICTS_ID.value))
-        .otherwise(pl.lit(Reason.ADDRESS_REGION_FOUND.value))
-        .alias(schema.ADDRESS_REASON)
-    ).to_series()
-    return pl.DataFrame(
+    present = key.is_not_null().arg_true()
+    # chains are shorter than HEAD, so searching whole keys finds what their heads would
+    found = _longest_chain(key.gather(present), chains)
+    at = np.full(len(key), -1, dtype=np.int64)
+    at[present.to_numpy()] = found
+    # -1 (no chain) becomes a null index, which gathers nulls
+    index = pl.Series(at).replace(-1, None)
+    columns = pl.DataFrame(
         {
             schema.ADDRESS_NORM: norm,
-            schema.ADDRESS_PROVINCE: province,
-            schema.ADDRESS_CITY: city,
-            schema.ADDRESS_COUNTY: county,
-            schema.ADDRESS_REASON: reason,
+            schema.ADDRESS_PROVINCE: chains.province.gather(index),
+            schema.ADDRESS_CITY: chains.city.gather(index),
+            schema.ADDRESS_COUNTY: chains.county.gather(index),
         }
+    ).with_columns(
+        choose(
+            (pl.col(schema.ADDRESS_NORM).is_null(), Reason.MISSING.value),
+            (pl.col(schema.ADDRESS_PROVINCE).is_null(), Reason.ADDRESS_NO_REGION.value),
+            otherwise=Reason.ADDRESS_REGION_FOUND.value,
+        ).alias(schema.ADDRESS_REASON)
+    )
+    if schema.ID_REGION not in frame.columns:
+        return columns
+    return check_id_region(columns, frame.get_column(schema.ID_REGION))
+
+
+def check_id_region(columns: pl.DataFrame, id_region: pl.Series) -> pl.DataFrame:
+    """``address_columns``' output, ``ADDRESS_REGION_CONFLICTS_ID`` where ``id_region`` is elsewhere.
+
+    Lets a caller find the divisions before the ID numbers are normalized.
+    """
+    code = pl.lit(id_region.cast(pl.Utf8))
+    code = pl.when(code.str.contains("^[0-9]{6}$")).then(code.str.to_integer(strict=False))
+    # the province number of each ID region (as _id_province), from a table indexed by the code
+    id_province = pl.lit(_provinces_by_code()).gather(code).replace(-1, None)
+    province = pl.col(schema.ADDRESS_PROVINCE).str.slice(0, 2).str.to_integer(strict=False)
+    conflict = (id_province != province).fill_null(False)
+    found = pl.col(schema.ADDRESS_REASON) == Reason.ADDRESS_REGION_FOUND.value
+    return columns.with_columns(
+        choose(
+            (found & conflict, Reason.ADDRESS_REGION_CONFLICTS_ID.value),
+            (found, Reason.ADDRESS_REGION_FOUND.value),
+            (pl.col(schema.ADDRESS_NORM).is_null(), Reason.MISSING.value),
+            otherwise=Reason.ADDRESS_NO_REGION.value,
+        ).alias(schema.ADDRESS_REASON)
     )
 
 

@@ -48,7 +48,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from normalizers import schema
-from normalizers._vector import map_distinct
+from normalizers._vector import apply_rows, gather_distinct, scatter_rows
 from normalizers.errors import NormalizationError, OnError, SchemaError, check_on_error
 from normalizers.reasons import Reason
 
@@ -405,79 +405,89 @@ def _parse_chinese(text: str) -> _Parts:
 
 # ------------------------------------------------------------------ frames
 
-_ISO = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
-# Year-first forms the scalar path reads without ambiguity: compact, same-separator Y-M-D, Chinese.
-_YEAR_FIRST = (
-    r"^([0-9]{4})(?:([0-9]{2})([0-9]{2})"
+# Forms polars reads the way the scalar path does, each with ASCII digits only:
+# year-first dates (compact, separated by one repeated -, / or ., Chinese
+# 年月日), optionally followed by a plain time of day (dropped; no zone, so
+# no shift to China time), five-digit Excel serials and "16 APR 1951".
+_FAST = (
+    r"^(?:([0-9]{4})(?:([0-9]{2})([0-9]{2})(?:[0-9]{4}|[0-9]{6})?"
     r"|([-/.])([0-9]{1,2})([-/.])([0-9]{1,2})"
-    r"|年([0-9]{1,2})月([0-9]{1,2})[日号])$"
+    r"(?: (?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9])?"
+    r"|年([0-9]{1,2})月([0-9]{1,2})[日号])"
+    r"|([0-9]{5})"
+    r"|([0-9]{1,2}) ([A-Za-z]{3}) ([0-9]{4}))$"
 )
+_ISO = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+_EXCEL_DAYS = (_EXCEL_EPOCH - dt.date(1970, 1, 1)).days
+_MONTH_ABBREVIATIONS = {name: month for name, month in _MONTHS.items() if len(name) == 3}
 
 
-def _parse_year_first(values: pl.Series) -> pl.Series:
-    """Dates of the ``_YEAR_FIRST`` forms (null for anything else or no such day)."""
-    parts = values.str.extract_groups(_YEAR_FIRST).struct.unnest()
-    month = pl.coalesce("2", pl.when(pl.col("4") == pl.col("6")).then(pl.col("5")), "8")
-    day = pl.coalesce("3", pl.when(pl.col("4") == pl.col("6")).then(pl.col("7")), "9")
-    return parts.select(
-        pl.concat_str(
-            pl.col("1"), pl.lit("-"), month.str.zfill(2), pl.lit("-"), day.str.zfill(2)
-        ).str.to_date("%Y-%m-%d", strict=False)
-    ).to_series()
+def _parse_fast(values: pl.Series) -> pl.Series:
+    """Dates of the ``_FAST`` forms (null for anything else or no such day)."""
+    parts = values.str.extract_groups(_FAST).struct.unnest()
+    same_separator = pl.col("4") == pl.col("6")
+    month_name = pl.col("12").str.to_lowercase().replace_strict(
+        _MONTH_ABBREVIATIONS, default=None, return_dtype=pl.String
+    )
+    year = pl.coalesce("1", "13")
+    month = pl.coalesce("2", pl.when(same_separator).then(pl.col("5")), "8", month_name)
+    day = pl.coalesce("3", pl.when(same_separator).then(pl.col("7")), "9", "11")
+    calendar = pl.concat_str(
+        year, pl.lit("-"), month.str.zfill(2), pl.lit("-"), day.str.zfill(2)
+    ).str.to_date("%Y-%m-%d", strict=False)
+    excel = (pl.col("10").cast(pl.Int32) + _EXCEL_DAYS).cast(pl.Date)
+    return parts.select(pl.coalesce(calendar, excel)).to_series()
+
+
+def _distinct_dates(values: pl.Series, today: dt.date) -> pl.DataFrame:
+    """Output columns for distinct non-null raw values: polars for ``_FAST`` forms, else scalar."""
+    parsed = _parse_fast(values)
+    settled = (
+        (parsed.dt.year() >= MIN_YEAR)
+        & (parsed <= today)
+        & ~parsed.is_in(pl.Series(sorted(_PLACEHOLDERS), dtype=pl.Date).implode())
+    )
+    iso = values.str.contains(_ISO)
+    out = pl.DataFrame(
+        {
+            schema.BIRTH_DATE_NORM: parsed,
+            schema.BIRTH_DATE_REASON: pl.select(
+                pl.when(pl.lit(iso)).then(pl.lit(Reason.OK.value)).otherwise(
+                    pl.lit(Reason.CLEANED.value)
+                )
+            ).to_series(),
+            schema.BIRTH_YEAR: parsed.dt.year().cast(pl.Int32),
+        }
+    )
+
+    def one(text: str) -> tuple[dt.date | None, str, int | None]:
+        result = _normalize(text, today)
+        return result.value, result.reason.value, result.year
+
+    # every value here is distinct: no need for map_distinct's deduplication
+    unsettled = (~settled.fill_null(False)).arg_true()
+    if unsettled.len() == 0:
+        return out
+    slow = apply_rows(values.gather(unsettled).to_frame(), one, out.schema)
+    return scatter_rows(out, unsettled, slow)
 
 
 def date_columns(frame: pl.DataFrame, column: str = schema.BIRTH_DATE) -> pl.DataFrame:
     """``BIRTH_DATE_NORM`` (pl.Date), ``BIRTH_DATE_REASON`` and ``BIRTH_YEAR`` (pl.Int32) per row.
 
-    ISO, compact and other year-first dates, the bulk of most extracts, are
-    parsed by polars; every other distinct value goes through the scalar path once.
+    Birth dates repeat heavily, so each distinct value is read once: ISO,
+    compact, other year-first forms, Excel serials and ``16 APR 1951`` by
+    polars, everything else by the scalar path.
     """
     if column not in frame.columns:
         raise SchemaError(f"{column}: column missing (have {sorted(frame.columns)})")
     today = dt.date.today()
-    raw = frame.get_column(column).cast(pl.Utf8)
-    iso = raw.str.contains(_ISO).fill_null(False)
-    no_date = pl.repeat(None, len(raw), dtype=pl.Date, eager=True)
-    parsed = raw.str.to_date("%Y-%m-%d", strict=False).zip_with(iso, no_date)
-    others = (~iso & raw.is_not_null()).arg_true()
-    if others.len():
-        # these forms repeat heavily: parse each distinct string once
-        values = raw.gather(others)
-        distinct = values.unique()
-        year_first = values.replace_strict(
-            distinct, _parse_year_first(distinct), default=None, return_dtype=pl.Date
-        )
-        parsed = parsed.scatter(others, year_first)
-    fast = (
-        parsed.is_not_null()
-        & (parsed.dt.year() >= MIN_YEAR)
-        & (parsed <= today)
-        & ~parsed.is_in(pl.Series(sorted(_PLACEHOLDERS), dtype=pl.Date).implode())
-    ).fill_null(False)
-    reason = pl.repeat(Reason.OK.value, len(raw), dtype=pl.Utf8, eager=True).zip_with(
-        iso, pl.repeat(Reason.CLEANED.value, len(raw), dtype=pl.Utf8, eager=True)
+    return gather_distinct(
+        frame.get_column(column).cast(pl.Utf8),
+        lambda values: _distinct_dates(values, today),
+        {
+            schema.BIRTH_DATE_NORM: None,
+            schema.BIRTH_DATE_REASON: Reason.MISSING.value,
+            schema.BIRTH_YEAR: None,
+        },
     )
-
-    def one(text: str | None) -> tuple[dt.date | None, str, int | None]:
-        result = _normalize(text, today)
-        return result.value, result.reason.value, result.year
-
-    out = {
-        schema.BIRTH_DATE_NORM: parsed,
-        schema.BIRTH_DATE_REASON: reason,
-        schema.BIRTH_YEAR: parsed.dt.year().cast(pl.Int32),
-    }
-    rows = (~fast).arg_true()
-    if rows.len():
-        residue = map_distinct(
-            raw.gather(rows).to_frame(column),
-            [column],
-            one,
-            {
-                schema.BIRTH_DATE_NORM: pl.Date,
-                schema.BIRTH_DATE_REASON: pl.Utf8,
-                schema.BIRTH_YEAR: pl.Int32,
-            },
-        )
-        out = {name: values.scatter(rows, residue[name]) for name, values in out.items()}
-    return pl.DataFrame(out)

@@ -25,7 +25,7 @@ from importlib import resources
 import polars as pl
 
 from normalizers import schema
-from normalizers._vector import map_distinct
+from normalizers._vector import map_values
 from normalizers.errors import NormalizationError, OnError, SchemaError, check_on_error
 from normalizers.reasons import Reason
 
@@ -215,9 +215,8 @@ def ethnicity_columns(frame: pl.DataFrame, column: str = schema.ETHNICITY) -> pl
         result = _normalize(value)
         return result.value, result.reason.value
 
-    return map_distinct(
-        frame.select(pl.col(column).cast(pl.Utf8)),
-        [column],
+    return map_values(
+        frame.get_column(column).cast(pl.Utf8),
         one,
         {schema.ETHNICITY_NORM: pl.Utf8, schema.ETHNICITY_REASON: pl.Utf8},
     )

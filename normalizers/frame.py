@@ -9,12 +9,14 @@ record by composing the scalar normalizers; a property test holds the two equal.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import polars as pl
 
 from normalizers import schema as s
-from normalizers.addresses import address_columns, normalize_address
+from normalizers._vector import scatter_rows
+from normalizers.addresses import address_columns, check_id_region, normalize_address
 from normalizers.dates import date_columns, normalize_date
 from normalizers.ethnicity import ethnicity_columns, normalize_ethnicity
 from normalizers.ids import id_columns, normalize_id
@@ -26,6 +28,10 @@ from normalizers.sex import normalize_sex, sex_columns
 
 Progress = Callable[[str], None]
 """Called with a field name when that field's normalization starts."""
+
+GUARDIAN_YEAR_GAP = 10
+"""Years between a record's own birth date and its ID's from which the ID is taken for a
+parent's or guardian's (school and hospital forms of minors carry them); typos stay below."""
 
 FIELDS: tuple[str, ...] = (
     s.BIRTH_DATE, s.ID_NUMBER, s.NAME, s.NAME_LATIN, s.SEX, s.PHONE, s.ETHNICITY, s.ADDRESS,
@@ -56,45 +62,107 @@ def normalize_frame(frame: pl.DataFrame, *, progress: Progress | None = None) ->
         out = out.drop(s.ROW_ID)
     out = out.with_row_index(s.ROW_ID).with_columns(pl.col(s.ROW_ID).cast(pl.UInt32))
 
-    note(s.BIRTH_DATE)
-    out = out.hstack(date_columns(out))  # before IDs: repairs must agree with the birth date
-    note(s.ID_NUMBER)
-    out = out.hstack(id_columns(out))
-    note(s.NAME)
-    out = out.hstack(name_columns(out))
-    note(s.NAME_LATIN)
-    latin_source = pl.when(pl.col(s.NAME_REASON) == Reason.NAME_LATIN_IN_HAN_FIELD.value).then(
-        pl.coalesce(s.NAME_LATIN, s.NAME)
-    ).otherwise(pl.col(s.NAME_LATIN))
-    latin = latin_name_columns(out.select(latin_source.alias(s.NAME_LATIN)))
-    out = out.hstack(latin)
-    note(s.SEX)
-    out = out.hstack(sex_columns(out))
-    note(s.PHONE)
-    out = out.hstack(phone_columns(out))
-    note(s.ETHNICITY)
-    out = out.hstack(ethnicity_columns(out))
-    note(s.ADDRESS)
-    out = out.hstack(address_columns(out))
-    return out.with_columns(_best_values()).with_columns(_record_reason())
+    # Fields run on two threads, in chains where one needs another's output.  Much of
+    # polars' string work runs on one core and releases the GIL, so the threads overlap
+    # each other's expressions, scalar residues and first-use table building.
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="normalize") as pool:
+        # Longest first; the first two overlap well: the dates and IDs are mostly polars,
+        # the addresses start by building their division dictionary in Python.  Their
+        # check against the ID regions waits for the IDs (below).
+        dates_ids = pool.submit(_dates_and_ids, out)
+        address = pool.submit(address_columns, out.select(s.ADDRESS))
+        names = pool.submit(_names_and_latin, out)
+        others = {
+            field: pool.submit(columns, out)
+            for field, columns in ((s.PHONE, phone_columns), (s.SEX, sex_columns),
+                                   (s.ETHNICITY, ethnicity_columns))
+        }
+        duplicate = pool.submit(_duplicate_key, out)
+        # progress names each field when its results are gathered, in FIELDS order
+        note(s.BIRTH_DATE)
+        note(s.ID_NUMBER)
+        dates, ids = dates_ids.result()
+        note(s.NAME)
+        note(s.NAME_LATIN)
+        name, latin, name_keys = names.result()
+        parts = [dates, ids, name, latin]
+        for field in (s.SEX, s.PHONE, s.ETHNICITY):
+            note(field)
+            parts.append(others[field].result())
+        note(s.ADDRESS)
+        parts.append(check_id_region(address.result(), ids.get_column(s.ID_REGION)))
+        out = out.hstack([column for part in parts for column in part.get_columns()])
+        out = out.with_columns(_best_values(name_keys)).with_columns(
+            _record_reason(duplicate.result())
+        )
+    return out
 
 
-def _best_values() -> list[pl.Expr]:
+def _dates_and_ids(raw: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    dates = date_columns(raw)
+    # after the dates: repairs must agree with the record's birth date
+    ids = id_columns(raw.select(s.ID_NUMBER, s.ID_TYPE).hstack(dates.select(s.BIRTH_DATE_NORM)))
+    return dates, ids
+
+
+def _names_and_latin(raw: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.Series]:
+    """The name and Latin name columns, and NAME_KEYS from both."""
+    names = name_columns(raw)
+    # a romanized name written in the Han name field stands in for a missing Latin one
+    latin_source = (
+        pl.when(pl.lit(names.get_column(s.NAME_REASON)) == Reason.NAME_LATIN_IN_HAN_FIELD.value)
+        .then(pl.coalesce(s.NAME_LATIN, s.NAME))
+        .otherwise(pl.col(s.NAME_LATIN))
+    )
+    latin = latin_name_columns(raw.select(latin_source.alias(s.NAME_LATIN)))
+    keys = _name_keys(
+        pl.DataFrame([names.get_column(s.NAME_PINYIN), latin.get_column(s.NAME_LATIN_KEYS)])
+    )
+    return names, latin, keys
+
+
+def _best_values(name_keys: pl.Series) -> list[pl.Expr | pl.Series]:
     return [
         pl.coalesce(s.BIRTH_DATE_NORM, s.ID_BIRTH_DATE).alias(s.DOB),
         pl.coalesce(s.SEX_NORM, s.ID_SEX).alias(s.SEX_BEST),
-        pl.concat_list(
-            pl.when(pl.col(s.NAME_PINYIN).is_not_null()).then(pl.concat_list(s.NAME_PINYIN))
-            .otherwise(pl.lit([], dtype=pl.List(pl.String))),
-            pl.col(s.NAME_LATIN_KEYS).fill_null(pl.lit([], dtype=pl.List(pl.String))),
-        ).list.unique(maintain_order=True).alias(s.NAME_KEYS),
+        own_id_expr(),
+        pl.when(pl.col(s.ID_REASON) == Reason.ID_LEGACY_15_UPGRADED.value).then(None)
+        .otherwise(own_id_expr()).alias(s.ID_CHECKED),
+        name_keys,
     ]
 
 
-def _record_reason() -> pl.Expr:
-    """Null for linkable rows; otherwise why the row goes to rejects."""
+def own_id_expr() -> pl.Expr:
+    """ID_OWN: the ID key, unless the record's own birth date is a generation from the ID's."""
+    gap = (pl.col(s.BIRTH_DATE_NORM).dt.year() - pl.col(s.ID_BIRTH_DATE).dt.year()).abs()
+    return pl.when(gap >= GUARDIAN_YEAR_GAP).then(None).otherwise(pl.col(s.ID_KEY)).alias(s.ID_OWN)
+
+
+def _name_keys(frame: pl.DataFrame) -> pl.Series:
+    """Pinyin key, then Latin keys, without repeats; only rows with Latin keys need list work."""
+    pinyin = pl.col(s.NAME_PINYIN)
+    no_keys = pl.lit([], dtype=pl.List(pl.String))
+    keys = frame.select(
+        pl.when(pinyin.is_not_null()).then(pl.concat_list(pinyin)).otherwise(no_keys).alias(s.NAME_KEYS)
+    )
+    latin = frame.get_column(s.NAME_LATIN_KEYS)
+    rows = (latin.list.len() > 0).arg_true()
+    if rows.len():
+        both = frame.select(s.NAME_PINYIN, s.NAME_LATIN_KEYS).gather(rows).select(
+            pl.concat_list(
+                pl.when(pinyin.is_not_null()).then(pl.concat_list(pinyin)).otherwise(no_keys),
+                pl.col(s.NAME_LATIN_KEYS),
+            )
+            .list.unique(maintain_order=True)
+            .alias(s.NAME_KEYS)
+        )
+        keys = scatter_rows(keys, rows, both)
+    return keys.to_series()
+
+
+def _record_reason(duplicate: pl.Series) -> pl.Expr:
+    """Null for linkable rows, else why the row goes to rejects (``duplicate``: _duplicate_key)."""
     missing_key = pl.col(s.SOURCE).is_null() | pl.col(s.RECORD_ID).is_null()
-    duplicate = ~pl.struct(s.SOURCE, s.RECORD_ID).is_first_distinct()
     usable = (
         pl.col(s.ID_KEY).is_not_null()
         | pl.col(s.ID_MASK_PATTERN).is_not_null()
@@ -104,11 +172,20 @@ def _record_reason() -> pl.Expr:
     )
     return (
         pl.when(missing_key).then(pl.lit(Reason.RECORD_MISSING_KEY.value))
-        .when(duplicate).then(pl.lit(Reason.RECORD_DUPLICATE_KEY.value))
+        .when(pl.lit(duplicate)).then(pl.lit(Reason.RECORD_DUPLICATE_KEY.value))
         .when(~usable.fill_null(False)).then(pl.lit(Reason.RECORD_NO_USABLE_FIELD.value))
         .otherwise(pl.lit(None, dtype=pl.String))
         .alias(s.RECORD_REASON)
     )
+
+
+def _duplicate_key(frame: pl.DataFrame) -> pl.Series:
+    """True for every (source, record_id) seen in an earlier row."""
+    key = pl.struct(s.SOURCE, s.RECORD_ID)
+    # distinct hashes prove distinct keys, for a fraction of the cost of a table of the strings
+    if frame.select(key.hash().n_unique()).item() == frame.height:
+        return pl.repeat(False, frame.height, eager=True)
+    return frame.select(~key.is_first_distinct()).to_series()
 
 
 def normalize_record(record: Mapping[str, Any]) -> dict[str, Any]:
@@ -154,6 +231,12 @@ def normalize_record(record: Mapping[str, Any]) -> dict[str, Any]:
                 s.ADDRESS_COUNTY: a.county, s.ADDRESS_REASON: a.reason.value})
     out[s.DOB] = d.value if d.value is not None else i.birth_date
     out[s.SEX_BEST] = x.value if x.value is not None else i.sex
+    guardian = (
+        d.value is not None and i.birth_date is not None
+        and abs(d.value.year - i.birth_date.year) >= GUARDIAN_YEAR_GAP
+    )
+    out[s.ID_OWN] = None if guardian else i.key
+    out[s.ID_CHECKED] = None if i.reason is Reason.ID_LEGACY_15_UPGRADED else out[s.ID_OWN]
     out[s.NAME_KEYS] = list(dict.fromkeys(([n.pinyin] if n.pinyin else []) + list(ln.keys)))
     usable = bool(i.key or i.mask_pattern or i.repairs or n.norm or ln.keys)
     if raw[s.SOURCE] is None or raw[s.RECORD_ID] is None:

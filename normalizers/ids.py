@@ -22,6 +22,7 @@ import polars as pl
 
 from normalizers import schema
 from normalizers._id_forms import (
+    FIXED_LENGTH_KINDS,
     MAX_LENGTH,
     PLACEHOLDERS,
     IdKind,
@@ -51,9 +52,6 @@ _PASSPORT_CLEAR = re.compile(r"[A-Z]{1,2}[0-9]{7,8}")
 _PASSPORT_ANY = re.compile(r"[A-Z0-9]{5,20}")
 _DIGITS_ONLY = re.compile(r"[0-9]+X?")
 _DOCUMENT_CHARS = re.compile(r"[0-9A-Z()]+")
-_FIXED_LENGTH_KINDS = frozenset(
-    {IdKind.RESIDENT, IdKind.HMT_PERMIT, IdKind.USCC, IdKind.FOREIGN_PR}
-)
 
 _EXPECTED: dict[Reason, str] = {
     Reason.MISSING: "an identity document number",
@@ -322,7 +320,7 @@ def _other_document(clean: str, hint: IdKind | None, born: dt.date | None) -> Id
     if _FOREIGN_PR_2017.fullmatch(clean):
         return _document(IdKind.FOREIGN_PR, clean, clean)
     m = _TW.fullmatch(clean)
-    if m and hint is not IdKind.PASSPORT and hint not in _FIXED_LENGTH_KINDS:
+    if m and hint is not IdKind.PASSPORT and hint not in FIXED_LENGTH_KINDS:
         suffix = m[3] or m[4]
         norm = m[1] + (m[2] or "") + (f"({suffix})" if suffix else "")
         return _document(IdKind.TW_PERMIT, norm, m[1], clean)

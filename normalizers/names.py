@@ -32,15 +32,14 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, Literal
 
-import numpy as np
 import polars as pl
 
 from normalizers import schema
+from normalizers._vector import gather_distinct, settle_in_order
 from normalizers.errors import NormalizationError, OnError, SchemaError, check_on_error
 from normalizers.pinyin import (
     char_readings,
@@ -377,7 +376,6 @@ _OUTPUT = {
 # Pure 2-4 character URO names, possibly with ASCII or ideographic spaces: the fast path.
 _FAST_SHAPE = "^[ \t\u3000]*(?:[\u4e00-\u9fff][ \t\u3000]*){2,4}$"
 _FAST_SPACES = "[ \t\u3000]+"
-_HASH_SEED = 0x6E616D65
 
 
 @cache
@@ -489,62 +487,29 @@ def _slow_path(names: pl.Series) -> pl.DataFrame:
     rows = []
     for value in names.to_list():
         r = _normalize(value)
-        rows.append((value, r.norm, r.reason.value, r.surname, r.given, r.surname_alt, r.pinyin,
-                     r.pinyin_initials, r.surname_pinyin, r.script))
-    return pl.DataFrame(rows, schema={"raw": pl.String, **_OUTPUT}, orient="row")
+        rows.append(_row(r))
+    return pl.DataFrame(rows, schema=_OUTPUT, orient="row")
 
 
-def distinct_apply(raw: pl.Series, compute: Callable[[pl.Series], pl.DataFrame]) -> pl.DataFrame:
-    """Run ``compute`` once per distinct value of ``raw`` and spread its rows back, in ``raw``'s order.
-
-    ``compute`` gets the distinct values (null among them if ``raw`` has nulls)
-    and returns a frame whose ``"raw"`` column holds them, one row each, in any
-    order.  Null rows, common in sparse columns, are set aside before any
-    hashing.  The others find their result by a 64-bit hash of the value (a join
-    on integers is several times faster than on strings); results are checked
-    against the value itself and the exact string join is used in the (never yet
-    seen) case of a collision.
-    """
-    raw = raw.rename("raw")
-    present_mask = raw.is_not_null()
-    present = raw.filter(present_mask)
-    keyed = present.to_frame().with_columns(pl.col("raw").hash(_HASH_SEED).alias("_key"))
-    distinct = keyed.unique(subset="_key", keep="any").get_column("raw")
-    has_null = present.len() < raw.len()
-    if has_null:
-        distinct = pl.concat([distinct, pl.Series("raw", [None], dtype=pl.String)])
-    table = compute(distinct).rechunk()
-    table_keys = table.select(pl.col("raw").hash(_HASH_SEED).alias("_key"), pl.col("raw").is_null().alias("_null"))
-    index_present = keyed.join(
-        table_keys.with_row_index("_row").filter(~pl.col("_null")).select("_key", "_row"),
-        on="_key", how="left", maintain_order="left",
-    ).get_column("_row")
-    if has_null:
-        index = np.full(raw.len(), table_keys.get_column("_null").arg_true()[0], dtype=np.uint32)
-        index[present_mask.to_numpy()] = index_present.to_numpy()
-        out = table[pl.Series(index)]
-    else:
-        out = table[index_present]
-    back = out.get_column("raw")
-    same = (back == raw) | (back.is_null() & raw.is_null())
-    if not same.fill_null(False).all():
-        logger.warning("hash collision among %d distinct values; joining on the values", distinct.len())
-        table = compute(raw.unique())
-        out = raw.to_frame().join(table, on="raw", how="left", nulls_equal=True, maintain_order="left")
-    return out.drop("raw")
+def _row(r: NameResult) -> tuple[str | None, ...]:
+    return (r.norm, r.reason.value, r.surname, r.given, r.surname_alt, r.pinyin,
+            r.pinyin_initials, r.surname_pinyin, r.script)
 
 
 def _compute(distinct: pl.Series) -> pl.DataFrame:
-    fast_mask = distinct.str.contains(_FAST_SHAPE).fill_null(False)
-    fast = _fast_path(distinct.filter(fast_mask))
-    settled = fast.get_column(schema.NAME_REASON).is_not_null()
-    slow_inputs = pl.concat([distinct.filter(~fast_mask), fast.get_column("raw").filter(~settled)])
-    logger.debug("name_columns: %d distinct names, %d on the slow path", distinct.len(), slow_inputs.len())
-    return pl.concat([fast.filter(settled), _slow_path(slow_inputs)], how="vertical")
+    return settle_in_order(
+        distinct, lambda names: _fast_path(names).drop("raw"), _slow_path,
+        shape=_FAST_SHAPE, settled=schema.NAME_REASON,
+    )
 
 
 def name_columns(frame: pl.DataFrame, column: str = schema.NAME) -> pl.DataFrame:
-    """The ``NAME_*`` output columns for every row of ``frame`` (same height and order)."""
+    """The ``NAME_*`` output columns for every row of ``frame`` (same height and order).
+
+    Each distinct name is normalized once: pure 2-4 character names by
+    expressions, the rest by the scalar path.
+    """
     if column not in frame.columns:
         raise SchemaError(f"name_columns: column {column!r} is missing (have {frame.columns})")
-    return distinct_apply(frame.get_column(column).cast(pl.String), _compute)
+    nulls = dict(zip(_OUTPUT, _row(_normalize(None)), strict=True))
+    return gather_distinct(frame.get_column(column).cast(pl.String), _compute, nulls)

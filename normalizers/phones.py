@@ -40,7 +40,7 @@ import phonenumbers
 import polars as pl
 
 from normalizers import schema
-from normalizers._vector import map_distinct
+from normalizers._vector import choose, fill_unsettled, scatter_rows
 from normalizers.errors import NormalizationError, OnError, SchemaError, check_on_error
 from normalizers.masking import mask_phone
 from normalizers.reasons import Reason
@@ -255,65 +255,53 @@ def phone_columns(frame: pl.DataFrame, column: str = schema.PHONE) -> pl.DataFra
     """
     if column not in frame.columns:
         raise SchemaError(f"{column}: column missing (have {sorted(frame.columns)})")
-    raw = frame.get_column(column).cast(pl.Utf8)
-    n = len(raw)
-    compact = raw.str.replace_all(r"[ \-]", "")
-    is_mobile = compact.str.contains(_FAST_MOBILE).fill_null(False)
-    national = compact.str.slice(-11)
-    norm = pl.select(pl.lit("+86") + pl.lit(national)).to_series().zip_with(is_mobile, _nulls(n))
-    as_written = (raw == compact) & (
-        (compact.str.len_bytes() == 11) | (compact.str.len_bytes() == 14)
-    )
-    reason = _repeat(Reason.OK.value, n).zip_with(
-        as_written.fill_null(False), _repeat(Reason.CLEANED.value, n)
-    )
-    reason = reason.zip_with(is_mobile, _nulls(n))
-    kind = _repeat("mobile", n).zip_with(is_mobile, _nulls(n))
-
-    maybe_landline = (
-        ~is_mobile & compact.str.starts_with("0") | compact.str.starts_with("+86")
-    ).fill_null(False)
-    rows = maybe_landline.arg_true()
-    is_landline = pl.repeat(False, n, eager=True)
-    if rows.len():
-        parts = compact.gather(rows).str.extract_groups(_FAST_LANDLINE).struct.unnest()
-        ok = (
-            parts["1"]
-            .is_in(pl.Series(sorted(area_codes()), dtype=pl.Utf8).implode())
-            .fill_null(False)
+    raw = pl.col(column)
+    compact = pl.col(_COMPACT_COL)
+    mobile = pl.col(_IS_MOBILE)
+    as_written = (raw == compact) & compact.str.len_bytes().is_in([11, 14])
+    fast = (
+        frame.lazy()
+        .select(raw.cast(pl.Utf8))
+        .with_columns(raw.str.replace_all(r"[ \-]", "").alias(_COMPACT_COL))
+        .with_columns(compact.str.contains(_FAST_MOBILE).fill_null(False).alias(_IS_MOBILE))
+        .select(
+            raw,
+            compact,
+            mobile,
+            pl.when(mobile).then(pl.lit("+86") + compact.str.slice(-11)).alias(schema.PHONE_NORM),
+            pl.lit(None, dtype=pl.Utf8).alias(schema.PHONE_EXT),
+            choose((mobile, "mobile")).alias(schema.PHONE_KIND),
+            choose(
+                (raw.is_null(), Reason.MISSING.value),
+                (mobile & as_written, Reason.OK.value),
+                (mobile, Reason.CLEANED.value),
+            ).alias(schema.PHONE_REASON),
         )
-        ok = ok & ~is_mobile.gather(rows)
-        hit = rows.filter(ok)
-        parts = parts.filter(ok)
-        is_landline = is_landline.scatter(hit, True)
-        norm = norm.scatter(
-            hit, pl.select(pl.lit("+86") + pl.lit(parts["1"]) + pl.lit(parts["2"])).to_series()
-        )
-        kind = kind.scatter(hit, "landline")
-        reason = reason.scatter(hit, Reason.PHONE_LANDLINE.value)
+        .collect()
+    )
+    out = fast.select(schema.PHONE_NORM, schema.PHONE_EXT, schema.PHONE_KIND, schema.PHONE_REASON)
+    rows = fast.select(~mobile & raw.is_not_null()).to_series().arg_true()
+    if rows.len() == 0:
+        return out
+    # the few other rows: landlines by expressions, the rest by the scalar path
+    rest = fast.select(raw, compact).gather(rows)
+    parts = rest.get_column(_COMPACT_COL).str.extract_groups(_FAST_LANDLINE).struct.unnest()
+    landline = parts.get_column("1").is_in(pl.Series(sorted(area_codes()), dtype=pl.Utf8).implode())
+    landline = landline.fill_null(False)
+    values = parts.select(
+        (pl.lit("+86") + pl.col("1") + pl.col("2")).alias(schema.PHONE_NORM),
+        pl.lit(None, dtype=pl.Utf8).alias(schema.PHONE_EXT),
+        pl.lit("landline").alias(schema.PHONE_KIND),
+        pl.lit(Reason.PHONE_LANDLINE.value).alias(schema.PHONE_REASON),
+    )
 
     def one(text: str | None) -> tuple[str | None, str | None, str | None, str]:
         result = _normalize(text)
         return result.value, result.ext, result.kind, result.reason.value
 
-    out = {
-        schema.PHONE_NORM: norm,
-        schema.PHONE_EXT: _nulls(n),
-        schema.PHONE_KIND: kind,
-        schema.PHONE_REASON: reason,
-    }
-    rows = (~(is_mobile | is_landline)).arg_true()
-    if rows.len():
-        residue = map_distinct(
-            raw.gather(rows).to_frame(column), [column], one, {name: pl.Utf8 for name in out}
-        )
-        out = {name: values.scatter(rows, residue[name]) for name, values in out.items()}
-    return pl.DataFrame(out)
+    values = fill_unsettled(values, landline, rest, [column], one)
+    return scatter_rows(out, rows, values)
 
 
-def _nulls(n: int) -> pl.Series:
-    return pl.repeat(None, n, dtype=pl.Utf8, eager=True)
-
-
-def _repeat(value: str, n: int) -> pl.Series:
-    return pl.repeat(value, n, dtype=pl.Utf8, eager=True)
+_COMPACT_COL = "__phone_compact"
+_IS_MOBILE = "__phone_mobile"

@@ -11,9 +11,12 @@ corrected for given names by ``data/given_readings.tsv``; surnames come from
 from __future__ import annotations
 
 import csv
+import importlib.util
+import json
 from collections.abc import Collection, Iterable
 from functools import cache
 from importlib import resources
+from pathlib import Path
 
 # Tone marks fold to their base vowel; u-umlaut to the keyboard's "v" (lv, nv).
 _TONELESS = str.maketrans(
@@ -53,6 +56,23 @@ def data_table(name: str) -> list[dict[str, str]]:
     return list(csv.DictReader(lines, delimiter="\t", quoting=csv.QUOTE_NONE))
 
 
+def _pypinyin_characters() -> dict[int, str]:
+    """pypinyin's character dictionary (code point -> readings), read without importing pypinyin.
+
+    ``import pypinyin`` also loads its phrase dictionary, which names never use and
+    which takes three times as long; the character dictionary is read from the
+    JSON file it ships, as pypinyin itself does.
+    """
+    spec = importlib.util.find_spec("pypinyin")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        path = Path(folder) / "pinyin_dict.json"
+        if path.is_file():
+            return {int(cp): readings for cp, readings in json.loads(path.read_bytes()).items()}
+    from pypinyin.pinyin_dict import pinyin_dict  # another layout: the ordinary import
+
+    return pinyin_dict
+
+
 @cache
 def char_readings() -> dict[str, str]:
     """Every character pypinyin knows -> its toneless reading in given names.
@@ -61,8 +81,7 @@ def char_readings() -> dict[str, str]:
     measured faster overall than caching lazily per character, because the
     frame path hands the table to polars in one piece.
     """
-    from pypinyin.pinyin_dict import pinyin_dict
-
+    pinyin_dict = _pypinyin_characters()
     table = {chr(cp): toneless(readings.split(",", 1)[0]) for cp, readings in pinyin_dict.items()}
     for row in data_table("given_readings.tsv"):
         table[row["char"]] = row["pinyin"]

@@ -29,8 +29,9 @@ from functools import cache, lru_cache
 import polars as pl
 
 from normalizers import schema
+from normalizers._vector import gather_distinct, settle_in_order
 from normalizers.errors import NormalizationError, OnError, SchemaError, check_on_error
-from normalizers.names import PLACEHOLDER_PATTERN, PLACEHOLDERS, distinct_apply, is_placeholder
+from normalizers.names import PLACEHOLDER_PATTERN, PLACEHOLDERS, is_placeholder
 from normalizers.pinyin import Segmenter, data_table, pinyin_syllables, surname_readings
 from normalizers.reasons import Reason
 
@@ -633,15 +634,20 @@ def _fast_path(values: pl.Series) -> pl.DataFrame:
 
 
 def _compute(distinct: pl.Series) -> pl.DataFrame:
-    fast_mask = distinct.str.contains(_FAST_SHAPE).fill_null(False)
-    fast = _fast_path(distinct.filter(fast_mask))
-    settled = fast.get_column(schema.NAME_LATIN_REASON).is_not_null()
-    slow_inputs = pl.concat([distinct.filter(~fast_mask), fast.get_column("raw").filter(~settled)])
-    return pl.concat([fast.filter(settled), _slow_path(slow_inputs)], how="vertical")
+    return settle_in_order(
+        distinct, lambda names: _fast_path(names).drop("raw"), lambda names: _slow_path(names).drop("raw"),
+        shape=_FAST_SHAPE, settled=schema.NAME_LATIN_REASON,
+    )
 
 
 def latin_name_columns(frame: pl.DataFrame, column: str = schema.NAME_LATIN) -> pl.DataFrame:
     """``NAME_LATIN_NORM``, ``NAME_LATIN_REASON`` and ``NAME_LATIN_KEYS`` for every row of ``frame``."""
     if column not in frame.columns:
         raise SchemaError(f"latin_name_columns: column {column!r} is missing (have {frame.columns})")
-    return distinct_apply(frame.get_column(column).cast(pl.String), _compute)
+    missing = _normalize(None)
+    nulls = {
+        schema.NAME_LATIN_NORM: missing.norm,
+        schema.NAME_LATIN_REASON: missing.reason.value,
+        schema.NAME_LATIN_KEYS: list(missing.keys),
+    }
+    return gather_distinct(frame.get_column(column).cast(pl.String), _compute, nulls)

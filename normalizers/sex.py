@@ -20,7 +20,7 @@ from typing import Literal
 import polars as pl
 
 from normalizers import schema
-from normalizers._vector import map_distinct
+from normalizers._vector import map_values
 from normalizers.errors import NormalizationError, OnError, SchemaError, check_on_error
 from normalizers.reasons import Reason
 
@@ -142,9 +142,8 @@ def sex_columns(frame: pl.DataFrame, column: str = schema.SEX) -> pl.DataFrame:
         result = _normalize(value)
         return result.value, result.reason.value
 
-    return map_distinct(
-        frame.select(pl.col(column).cast(pl.Utf8)),
-        [column],
+    return map_values(
+        frame.get_column(column).cast(pl.Utf8),
         one,
         {schema.SEX_NORM: pl.Utf8, schema.SEX_REASON: pl.Utf8},
     )

@@ -1,0 +1,53 @@
+"""The frame path and the scalar record path give the same normalized record."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from normalizers import schema as s
+from normalizers.frame import normalize_frame, normalize_record
+
+SAMPLE = pl.read_csv(
+    resources.files("linkage").joinpath("sample/records.csv").read_bytes(), infer_schema=False
+)
+DERIVED = [c for c in normalize_frame(SAMPLE.head(3)).columns if c not in SAMPLE.columns]
+
+
+def _same(frame_row: dict, scalar: dict) -> list[str]:
+    return [c for c in DERIVED if c not in (s.ROW_ID, s.RECORD_REASON) and frame_row[c] != scalar[c]]
+
+
+def test_sample_frame_equals_scalar() -> None:
+    frame = normalize_frame(SAMPLE)
+    for row, raw in zip(frame.iter_rows(named=True), SAMPLE.iter_rows(named=True), strict=True):
+        assert _same(row, normalize_record(raw)) == [], raw[s.RECORD_ID]
+
+
+field = st.one_of(st.none(), st.text(max_size=24))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.fixed_dictionaries({c: field for c in s.RAW_COLUMNS}), min_size=1, max_size=8))
+def test_arbitrary_records_frame_equals_scalar(rows: list[dict]) -> None:
+    raw = pl.DataFrame(rows, schema={c: pl.String for c in s.RAW_COLUMNS})
+    frame = normalize_frame(raw)
+    for row, record in zip(frame.iter_rows(named=True), rows, strict=True):
+        assert _same(row, normalize_record(record)) == []
+
+
+def test_progress_reports_every_field() -> None:
+    seen: list[str] = []
+    normalize_frame(SAMPLE.head(5), progress=seen.append)
+    assert sorted(seen) == sorted(set(seen))
+    assert set(seen) >= {s.ID_NUMBER, s.NAME, s.BIRTH_DATE}
+
+
+@pytest.mark.parametrize("rows", [0, 1])
+def test_tiny_frames(rows: int) -> None:
+    out = normalize_frame(SAMPLE.head(rows))
+    assert out.height == rows and s.RECORD_REASON in out.columns
