@@ -8,12 +8,14 @@
 The data are generated (or converted, for ``--dataset febrl3|febrl4|historical50k``)
 once into the work directory as ``records.parquet`` and ``truth.parquet``.  Each tool
 then runs in its own process, ``python -m benchmarks.peers.<tool> --records ...
---out WORKDIR/<tool>``, with a timeout; its process tree's resident memory is polled
-(psutil) and the tool's own getrusage peak is read from its ``stats.json``, the larger
-being reported.  Each crosswalk is scored against the truth with
-:func:`linkage.evaluate.evaluate`; for tools that also write their scored pairs, the
-F1-best clustering threshold is found by a sweep against the truth and shown as an
-extra, marked row (it uses the labels, so it flatters the tool).
+--out WORKDIR/<tool>``, with a timeout (on the Latin-script sets ours also gets
+``--config WORKDIR/ours_job.toml``, which selects ``preset = "latin"``: see
+:data:`OURS_JOBS`); its process tree's resident memory is polled (psutil) and the
+tool's own getrusage peak is read from its ``stats.json``, the larger being reported.
+Each crosswalk is scored against the truth with :func:`linkage.evaluate.evaluate`;
+for tools that also write their scored pairs, the F1-best clustering threshold is
+found by a sweep against the truth and shown as an extra, marked row (it uses the
+labels, so it flatters the tool).
 
 A tool that crashes, times out or is not installed keeps its row with the reason,
 and the last lines of its stderr follow the table; the harness itself exits 0 unless
@@ -165,9 +167,35 @@ def run_process(
     )
 
 
-def tool_command(tool: str, records: Path, out: Path) -> list[str]:
+def tool_command(tool: str, records: Path, out: Path, *, job: Path | None = None) -> list[str]:
+    """The command running ``tool``; ``job`` is our job file (other tools take none)."""
     spec = TOOLS[tool]
-    return [sys.executable, "-m", spec.module, "--records", str(records), "--out", str(out)]
+    command = [sys.executable, "-m", spec.module, "--records", str(records), "--out", str(out)]
+    if tool == "ours" and job is not None:
+        command += ["--config", str(job)]
+    return command
+
+
+OURS_JOB_FILE: Final = "ours_job.toml"
+_LATIN_JOB: Final = 'schema_version = 1\npreset = "latin"\n'
+OURS_JOBS: Final[dict[str, str]] = {
+    "febrl3": _LATIN_JOB,
+    "febrl4": _LATIN_JOB,
+    # historical figures born from the Middle Ages on (a few dates are BC: out of range)
+    "historical50k": _LATIN_JOB + "[normalize]\nmin_birth_year = 1000\n",
+}
+"""Our job file per data set: the Latin-script sets run with the ``latin`` preset (the peers
+keep their one configuration, written for Chinese records)."""
+
+
+def write_ours_job(dataset: str, workdir: Path) -> Path | None:
+    """Write our job file for ``dataset`` into ``workdir`` (None: the defaults need none)."""
+    text = OURS_JOBS.get(dataset)
+    if text is None:
+        return None
+    path = workdir / OURS_JOB_FILE
+    path.write_text(text, encoding="utf-8")
+    return path
 
 
 # ------------------------------------------------------------------ scoring
@@ -381,6 +409,7 @@ def run(args: argparse.Namespace) -> tuple[str, list[ToolResult]]:
     print(f"work dir: {workdir}", file=sys.stderr)
     started = time.perf_counter()
     records_path, truth = write_dataset(args.dataset, workdir, persons=args.persons, seed=args.seed)
+    job = write_ours_job(args.dataset, workdir)
     keys = pl.read_parquet(records_path, columns=[S.SOURCE, S.RECORD_ID])
     if not keys.equals(truth.select(S.SOURCE, S.RECORD_ID)):
         raise ValueError("truth rows must be in the records' order (pairs use row numbers)")
@@ -400,7 +429,7 @@ def run(args: argparse.Namespace) -> tuple[str, list[ToolResult]]:
         out = workdir / tool
         print(f"running {tool} (timeout {args.timeout:.0f} s) ...", file=sys.stderr, flush=True)
         process = run_process(
-            tool_command(tool, records_path, out), timeout=args.timeout, log_dir=out
+            tool_command(tool, records_path, out, job=job), timeout=args.timeout, log_dir=out
         )
         rows = score_tool(tool, process, out, truth, keys)
         results.extend(rows)

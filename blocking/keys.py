@@ -1,7 +1,8 @@
-"""Blocking keys derived from the normalized ID columns.
+"""Blocking keys derived from the normalized columns.
 
-Two keys need more than one normalized column, so they are built here once,
-with polars expressions, before blocking:
+Two ID keys need more than one normalized column, so they are built here once,
+with polars expressions, before blocking (the keys for Western names are in
+:mod:`blocking.latin_keys`):
 
 * ``key_id_candidates`` — every stable ID key a record may carry: its own
   ``id_key`` and, for a checksum-failed 18-character ID, the key of each valid
@@ -14,8 +15,12 @@ with polars expressions, before blocking:
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from typing import Final
+
 import polars as pl
 
+from blocking.latin_keys import LATIN_KEYS, latin_key_columns
 from normalizers import schema as s
 from normalizers.errors import SchemaError
 from normalizers.ids import IdKind
@@ -31,14 +36,32 @@ _HMT_PREFIXES = ("810000", "820000", "830000")
 _ID_LENGTH = 18
 _HEAD = _TAIL = 4
 _INPUTS = (s.ID_KIND, s.ID_NORM, s.ID_KEY, s.ID_MASK_PATTERN, s.ID_REPAIRS)
+_ID_KEYS: Final = (s.KEY_ID_CANDIDATES, s.KEY_ID_MASK)
+DERIVED_KEYS: Final[tuple[str, ...]] = (*_ID_KEYS, *LATIN_KEYS)
+"""Every key column :func:`add_blocking_keys` can add."""
 
 
-def add_blocking_keys(records: pl.DataFrame) -> pl.DataFrame:
-    """Return ``records`` with ``key_id_candidates`` (list[str]) and ``key_id_mask`` (str) added.
+def add_blocking_keys(
+    records: pl.DataFrame, *, columns: Collection[str] | None = None
+) -> pl.DataFrame:
+    """Return ``records`` with the derived key columns added (existing ones are replaced).
 
-    Needs ``id_kind``, ``id_norm``, ``id_key``, ``id_mask_pattern`` and
-    ``id_repairs``; existing key columns are replaced.
+    ``key_id_candidates`` (list[str]) and ``key_id_mask`` (str) need
+    ``id_kind``, ``id_norm``, ``id_key``, ``id_mask_pattern`` and
+    ``id_repairs``; the Latin-script keys of :mod:`blocking.latin_keys` need
+    ``name_latin_norm`` and ``address``.  ``columns`` limits the work to the
+    keys named (those the rules use); by default every derived key is added.
     """
+    wanted = set(DERIVED_KEYS if columns is None else columns)
+    added: list[pl.Expr | pl.Series] = []
+    if wanted & set(_ID_KEYS):
+        added += _id_keys(records)
+    if wanted & set(LATIN_KEYS):
+        added += latin_key_columns(records, columns=wanted)
+    return records.with_columns(added) if added else records
+
+
+def _id_keys(records: pl.DataFrame) -> list[pl.Expr]:
     missing = [c for c in _INPUTS if c not in records.columns]
     if missing:
         raise SchemaError(f"add_blocking_keys: column {missing[0]!r} missing from the records")
@@ -48,10 +71,10 @@ def add_blocking_keys(records: pl.DataFrame) -> pl.DataFrame:
     both = records.select(
         (_text(s.ID_KEY).is_not_null() & (_repairs().list.len() > 0)).any()
     ).item()
-    return records.with_columns(
+    return [
         _id_candidates(general=bool(both)).alias(s.KEY_ID_CANDIDATES),
         _id_mask_key().alias(s.KEY_ID_MASK),
-    )
+    ]
 
 
 def _id_candidates(*, general: bool) -> pl.Expr:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from blocking.keys import add_blocking_keys
+from blocking.keys import DERIVED_KEYS, add_blocking_keys
 from blocking.rules import Blocker, default_rules
 from normalizers import schema as s
 from normalizers.errors import ConfigError, SchemaError
@@ -75,7 +75,6 @@ _CODE = "_code"
 _RULE_INDEX = "_rule_index"
 _FIRST = "_first"
 _DISTINCT = "_distinct"
-_DERIVED_KEYS = (s.KEY_ID_CANDIDATES, s.KEY_ID_MASK)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,10 +117,11 @@ def generate_pairs(
     """Candidate pairs of the linkable records of ``records`` under ``rules`` (default: :func:`default_rules`).
 
     Rows with a non-null ``record_reason`` are skipped; row ids are taken from
-    ``row_id``, not from positions.  ``key_id_candidates`` and ``key_id_mask``
-    are derived with :func:`add_blocking_keys` when a rule needs them and they
-    are missing.  Blocks over a rule's ``max_block_size`` are skipped with a
-    warning that gives their number, never their keys.
+    ``row_id``, not from positions.  Derived keys (``key_id_candidates``,
+    ``key_id_mask``, the Latin-script keys) are added with
+    :func:`add_blocking_keys` when a rule needs them and they are missing.
+    Blocks over a rule's ``max_block_size`` are skipped with a warning that
+    gives their number, never their keys.
     """
     rules = _checked(default_rules() if rules is None else rules)
     linkable = _linkable(records, rules)
@@ -179,9 +179,9 @@ def _checked(rules: Sequence[Blocker]) -> tuple[Blocker, ...]:
 def _linkable(records: pl.DataFrame, rules: Sequence[Blocker]) -> pl.DataFrame:
     """The rows to block (``record_reason`` null), narrowed to the key columns when they are known."""
     needed = {c for r in rules for c in getattr(r, "columns", ())}
-    missing_derived = [c for c in _DERIVED_KEYS if c in needed and c not in records.columns]
+    missing_derived = [c for c in DERIVED_KEYS if c in needed and c not in records.columns]
     if missing_derived:
-        records = add_blocking_keys(records)
+        records = add_blocking_keys(records, columns=missing_derived)
     if all(hasattr(r, "columns") for r in rules):
         # copying only the key columns keeps the filter cheap on wide frames
         keep = [

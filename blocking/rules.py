@@ -16,6 +16,12 @@ from typing import Any, Protocol, runtime_checkable
 
 import polars as pl
 
+from blocking.latin_keys import (
+    KEY_ADDRESS_NUMBERS,
+    KEY_ADDRESS_WORDS,
+    KEY_LATIN_NAME,
+    KEY_LATIN_TOKENS,
+)
 from normalizers import schema as s
 from normalizers.errors import ConfigError, SchemaError
 
@@ -25,6 +31,9 @@ DEFAULT_MAX_BLOCK_SIZE = 1000
 _DICT_KEYS = ("name", "columns", "max_block_size")
 _PHONE_CAP = 100
 _RARE_NAME_CAP = 20
+_LATIN_EXACT_CAP = 50
+_LATIN_PART_CAP = 200
+_LATIN_PLACE_CAP = 100
 
 
 @runtime_checkable
@@ -193,7 +202,12 @@ def default_rules() -> tuple[BlockingRule, ...]:
        Macau and Taiwan spellings against Han records.
     6. ``name_keys_phone`` — the same keys and the phone, for romanized records
        without a birth date (capped at 100 like ``phone_surname``).
-    7. ``rare_name`` — the Han name alone, capped at 20 records: many sources
+    7. ``latin_name_dob`` — a Western name (any name in Latin script; its
+       tokens sorted, so either order) and birth date, capped at 50: the only
+       rule joining a foreigner's passport record to their permanent-residence
+       ID record, whose name has no pinyin key.  On 200k generated records it
+       adds 45 pairs, all true.
+    8. ``rare_name`` — the Han name alone, capped at 20 records: many sources
        (volunteering, hospitals) hold a name and a phone that has since
        changed, and nothing else.  Common names overflow the cap and are
        skipped, so only names rare in the data pair up; the cap bounds the
@@ -213,5 +227,54 @@ def default_rules() -> tuple[BlockingRule, ...]:
         ),
         block_on(s.NAME_KEYS, s.DOB, name="name_keys_dob"),
         block_on(s.NAME_KEYS, s.PHONE_NORM, name="name_keys_phone", max_block_size=_PHONE_CAP),
+        block_on(KEY_LATIN_NAME, s.DOB, name="latin_name_dob", max_block_size=_LATIN_EXACT_CAP),
         block_on(s.NAME_NORM, name="rare_name", max_block_size=_RARE_NAME_CAP),
+    )
+
+
+def latin_rules() -> tuple[BlockingRule, ...]:
+    """Rules for person data in Latin script (Western names), most trusted first.
+
+    Western names have no pinyin, and their data sets rarely hold a Chinese ID,
+    so these rules block on the name's parts (see :mod:`blocking.latin_keys`)
+    beside a second field, so that an error in any one field still leaves a
+    rule that finds the pair:
+
+    1. ``document`` — the document number as cleaned (``id_clean``), of any
+       kind, valid or not (a social-security or patient number); capped at 50
+       records, since a shared placeholder number is not a person.
+    2. ``latin_name`` — the whole name, either order (capped at 50: common
+       names overflow and are left to the rules below).
+    3. ``name_part_dob`` — the phonetic code of any name part and the birth
+       date: a typo in the other part, or a part missing.
+    4. ``name_part_address`` — a name part and an address number (house
+       number, postcode): a wrong or missing birth date.
+    5. ``dob_address`` — birth date and an address number: both name parts
+       misspelt.
+    6. ``name_part_year`` — a name part and the birth year, capped at 50:
+       day and month wrong or defaulted to 1 January.
+    7. ``name_part_place`` — a name part and an address word (street, suburb,
+       town), capped at 100: records with neither birth date nor address
+       number.
+
+    On FEBRL 3 and 4 these keep 99.4% and 99.96% of the true pairs, on
+    Splink's historical_figures_with_errors_50k 77% (nicknames, missing birth
+    dates and moved postcodes; clustering joins many of the rest).
+    """
+    return (
+        block_on(s.ID_CLEAN, name="document", max_block_size=_LATIN_EXACT_CAP),
+        block_on(KEY_LATIN_NAME, name="latin_name", max_block_size=_LATIN_EXACT_CAP),
+        block_on(KEY_LATIN_TOKENS, s.DOB, name="name_part_dob", max_block_size=_LATIN_PART_CAP),
+        block_on(
+            KEY_LATIN_TOKENS, KEY_ADDRESS_NUMBERS, name="name_part_address",
+            max_block_size=_LATIN_PART_CAP,
+        ),
+        block_on(s.DOB, KEY_ADDRESS_NUMBERS, name="dob_address", max_block_size=_LATIN_EXACT_CAP),
+        block_on(
+            KEY_LATIN_TOKENS, s.BIRTH_YEAR, name="name_part_year", max_block_size=_LATIN_EXACT_CAP
+        ),
+        block_on(
+            KEY_LATIN_TOKENS, KEY_ADDRESS_WORDS, name="name_part_place",
+            max_block_size=_LATIN_PLACE_CAP,
+        ),
     )

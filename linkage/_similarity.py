@@ -7,7 +7,7 @@ for string similarity.  Nothing loops in Python per pair.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import polars as pl
@@ -143,3 +143,54 @@ def jaro_winkler(a: pl.Series, b: pl.Series) -> np.ndarray:
     )
     out[idx] = scores
     return out
+
+
+def similarity(a: pl.Series, b: pl.Series, scorer: Callable[..., float]) -> np.ndarray:
+    """Element-wise RapidFuzz ``scorer`` (``fuzz.ratio`` ...) as float64; 0 where a side is null.
+
+    Like :func:`jaro_winkler`, only rows with both sides present reach RapidFuzz.
+    """
+    n = len(a)
+    out = np.zeros(n, dtype=np.float64)
+    if n == 0:
+        return out
+    idx = np.flatnonzero((a.is_not_null() & b.is_not_null()).to_numpy())
+    if idx.size == 0:
+        return out
+    take = pl.Series(idx, dtype=pl.UInt32)
+    out[idx] = process.cpdist(
+        a.gather(take).to_list(),
+        b.gather(take).to_list(),
+        scorer=scorer,
+        dtype=np.float64,
+        workers=-1,
+    )
+    return out
+
+
+def distinct_codes(a: pl.Series, b: pl.Series) -> tuple[pl.Series, np.ndarray, np.ndarray]:
+    """The distinct non-null values of two aligned columns, and each row's index in them (-1: null).
+
+    Comparisons that derive features from a value (tokens, sorted words) do it
+    once per distinct value and gather the features per pair by these codes:
+    a million pairs often hold only thousands of distinct names.
+    """
+    both = pl.concat([a.cast(pl.String), b.cast(pl.String)])
+    values = both.drop_nulls().unique(maintain_order=True)
+    table = pl.DataFrame({"_v": values}).with_row_index("_code")
+
+    def codes(side: pl.Series) -> np.ndarray:
+        joined = pl.DataFrame({"_v": side.cast(pl.String)}).join(
+            table, on="_v", how="left", maintain_order="left"
+        )
+        return joined.get_column("_code").cast(pl.Int64).fill_null(-1).to_numpy()
+
+    return values, codes(a), codes(b)
+
+
+def gather_codes(values: pl.Series, codes: np.ndarray) -> pl.Series:
+    """``values[codes]``, null where the code is -1."""
+    taken = values.gather(pl.Series(np.maximum(codes, 0), dtype=pl.UInt32))
+    if (codes < 0).any():
+        taken = pl.select(pl.when(pl.Series(codes >= 0)).then(taken)).to_series()
+    return taken

@@ -350,6 +350,24 @@ def _has_name(side: Side) -> pl.Expr:
     )
 
 
+def _western(side: Side) -> pl.Expr:
+    """A name in Latin script only, with no pinyin reading (MILLER, JOHN)."""
+    return (
+        side(s.NAME_NORM).is_null()
+        & side(s.NAME_LATIN_NORM).is_not_null()
+        & ~has_items(side(s.NAME_KEYS))
+    )
+
+
+def _latin_tokens(side: Side) -> pl.Expr:
+    return (
+        side(s.NAME_LATIN_NORM)
+        .str.replace_all(r"[\s,]+", " ")
+        .str.strip_chars()
+        .str.split(" ")
+    )
+
+
 def _extra_keys(side: Side) -> pl.Expr:
     """Keys beyond the pinyin: only then can the keys agree where the pinyin did not."""
     return side(s.NAME_KEYS).list.len() > side(s.NAME_PINYIN).is_not_null().cast(pl.UInt32)
@@ -381,14 +399,16 @@ class NameComparison:
 
     Levels, first match wins: ``exact`` (same normalized Han name, so
     traditional/simplified and variant forms agree; or the same Latin name when
-    a side has no Han name); ``pinyin`` (homophones: same toneless pinyin);
-    ``latin`` (the romanized keys intersect: Han vs Latin, Cantonese or
-    Wade-Giles spellings, either name order); ``swapped`` (surname and given
-    name exchanged); ``fuzzy_high`` (Jaro-Winkler >= ``fuzzy_threshold`` on the
-    pinyin, or on the characters when the surname agrees); ``token`` (minority
-    names: the first ``·``-separated token agrees); ``surname_only``;
-    ``different``.  The exact level's weight is adjusted by the frequency of the
-    name (``张伟`` agreeing says less than ``翟芬竹`` agreeing).
+    a side has no Han name, commas aside for Western names without pinyin
+    keys); ``pinyin`` (homophones: same toneless pinyin); ``latin`` (the
+    romanized keys intersect: Han vs Latin, Cantonese or Wade-Giles spellings,
+    either name order); ``swapped`` (surname and given name exchanged, or a
+    Western name's parts in another order); ``fuzzy_high`` (Jaro-Winkler >=
+    ``fuzzy_threshold`` on the pinyin, or on the characters when the surname
+    agrees); ``token`` (minority names: the first ``·``-separated token
+    agrees); ``surname_only``; ``different``.  The exact level's weight is
+    adjusted by the frequency of the name (``张伟`` agreeing says less than
+    ``翟芬竹`` agreeing).
     """
 
     name: str = "name"
@@ -502,11 +522,24 @@ class NameComparison:
             minority=left(s.NAME_NORM).str.contains(sep, literal=True)
             | right(s.NAME_NORM).str.contains(sep, literal=True),
             surname_pinyin=both_equal(s.NAME_SURNAME_PINYIN),
+            western=_western(left) & _western(right),
         )
         level = np.full(frame.height, -1, dtype=np.int8)  # -1: not decided yet
         level[f["pinyin"]] = at["pinyin"]
         level[f["exact"]] = at["exact"]
         level[f["null"]] = 0
+
+        # Western names (no pinyin reading): a comma or the order of the parts is no difference
+        idx, part = rows(frame, (level == -1) & f["western"], (s.NAME_LATIN_NORM,))
+        if idx.size:
+            same = flags(
+                part,
+                exact=_latin_tokens(left).list.join(" ") == _latin_tokens(right).list.join(" "),
+                swapped=_latin_tokens(left).list.eval(pl.element().sort()).list.join(" ")
+                == _latin_tokens(right).list.eval(pl.element().sort()).list.join(" "),
+            )
+            level[idx[same["swapped"]]] = at["swapped"]
+            level[idx[same["exact"]]] = at["exact"]
 
         idx, part = rows(frame, (level == -1) & f["maybe_latin"], (s.NAME_KEYS,))
         if idx.size:
@@ -566,10 +599,16 @@ class NameComparison:
 @dataclass(frozen=True, slots=True)
 class DobComparison:
     """Birth dates: ``exact``; ``day_month_swapped``; ``one_digit`` (the YYYYMMDD
-    strings differ in exactly one position: a typing slip); ``same_year``; ``different``."""
+    strings differ in exactly one position: a typing slip); ``same_year``; ``different``.
+
+    With ``year_column`` (e.g. ``birth_year``), a pair where a side has no full
+    date but both have a year is ``same_year`` or ``different`` instead of null:
+    old records often give the year alone.
+    """
 
     name: str = "dob"
     column: str = s.DOB
+    year_column: str | None = None
 
     levels: ClassVar[tuple[str, ...]] = (
         NULL_LEVEL,
@@ -585,7 +624,7 @@ class DobComparison:
 
     @property
     def columns(self) -> tuple[str, ...]:
-        return (self.column,)
+        return (self.column,) if self.year_column is None else (self.column, self.year_column)
 
     @property
     def tf_column(self) -> str | None:
@@ -608,7 +647,10 @@ class DobComparison:
         return ()
 
     def to_dict(self) -> dict[str, Any]:
-        return _as_dict(self)
+        out = _as_dict(self)
+        if self.year_column is None:
+            del out["year_column"]  # model files written before the option stay byte-identical
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Self:
@@ -619,6 +661,16 @@ class DobComparison:
         c = self.column
         f = flags(frame, null=left(c).is_null() | right(c).is_null(), exact=left(c) == right(c))
         level = np.where(f["null"], 0, np.where(f["exact"], 1, -1)).astype(np.int8)
+        if self.year_column is not None:
+            y = self.year_column
+            years = flags(
+                frame,
+                known=left(y).is_not_null() & right(y).is_not_null(),
+                same=left(y) == right(y),
+            )
+            by_year = f["null"] & years["known"]
+            same_year, different = self.levels.index("same_year"), self.levels.index("different")
+            level[by_year] = np.where(years["same"][by_year], same_year, different)
 
         def ymd(side: Any) -> pl.Expr:
             d = side(c)
@@ -825,7 +877,9 @@ def comparison_from_dict(
 
     ``registry`` adds comparison classes of your own, by class name.
     """
-    known = dict(BUILTIN_COMPARISONS)
+    from linkage.latin import LATIN_COMPARISONS  # imports this module: not at the top
+
+    known = {**BUILTIN_COMPARISONS, **LATIN_COMPARISONS}
     known.update(registry or {})
     kind = data.get("type")
     if kind not in known:

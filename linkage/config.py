@@ -3,6 +3,7 @@
 A typo fails before any data is read, with a message naming the key::
 
     schema_version = 1
+    preset = "chinese"            # or "latin": Western names (linkage.presets)
 
     [[sources]]
     name = "tax"                  # becomes the records' `source`
@@ -17,6 +18,9 @@ A typo fails before any data is read, with a message naming the key::
     [thresholds]
     match = 0.99                  # pairs at or above are linked
     review = 0.5                  # pairs in [review, match) go to clerical review
+
+    [normalize]
+    min_birth_year = 1880         # earlier birth dates are out of range
 """
 
 from __future__ import annotations
@@ -28,9 +32,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from normalizers import schema
+from normalizers.dates import MIN_YEAR, check_min_year
 from normalizers.errors import ConfigError
 
 CURRENT_SCHEMA_VERSION = 1
+
+Preset = Literal["chinese", "latin"]
+"""Named sets of blocking rules and comparisons (:mod:`linkage.presets`)."""
 
 
 class _Frozen(BaseModel):
@@ -68,6 +76,19 @@ class Thresholds(_Frozen):
         return self
 
 
+class NormalizeConfig(_Frozen):
+    min_birth_year: int = Field(
+        MIN_YEAR,
+        description="earlier birth dates are out of range; historical records need a lower floor",
+    )
+
+    @field_validator("min_birth_year")
+    @classmethod
+    def _a_past_year(cls, year: int) -> int:
+        check_min_year(year)  # ConfigError is a ValueError: pydantic reports it under the key
+        return year
+
+
 class BlockingRuleConfig(_Frozen):
     name: str
     columns: tuple[str, ...] = Field(min_length=1)
@@ -88,9 +109,11 @@ class JobConfig(_Frozen):
     """Everything a linkage run needs besides the data."""
 
     schema_version: Literal[1] = 1
+    preset: Preset = "chinese"  # blocking rules and comparisons: see linkage.presets
     sources: tuple[SourceConfig, ...] = ()
     thresholds: Thresholds = Thresholds()
-    blocking: tuple[BlockingRuleConfig, ...] | None = None  # None: the default rules
+    normalize: NormalizeConfig = NormalizeConfig()
+    blocking: tuple[BlockingRuleConfig, ...] | None = None  # None: the preset's rules
     training: TrainingConfig = TrainingConfig()
     clustering: ClusteringConfig = ClusteringConfig()
     store: str | None = None  # SQLAlchemy URL; None: sqlite file in the output directory

@@ -32,13 +32,14 @@ from typing import Any, Final
 
 import polars as pl
 
-from blocking import BlockingRule, add_blocking_keys, default_rules, generate_pairs
+from blocking import BlockingRule, add_blocking_keys, generate_pairs
 from linkage.clustering import CUT_REASON, ClusterResult, cluster
-from linkage.comparisons import Comparison, comparison_vectors, default_comparisons
+from linkage.comparisons import Comparison, comparison_vectors
 from linkage.config import JobConfig
 from linkage.em import train
 from linkage.io import concat_sources, read_source
 from linkage.model import FSModel, score
+from linkage.presets import preset_comparisons, preset_rules
 from linkage.store import IdentityStore
 from normalizers import schema as s
 from normalizers.errors import LinkageError
@@ -149,7 +150,7 @@ def run_job(
     out_dir.mkdir(parents=True, exist_ok=True)
 
     with stage("normalize") as st:
-        records = normalize_frame(raw)
+        records = normalize_frame(raw, min_birth_year=config.normalize.min_birth_year)
         del raw
         rejected_mask = pl.col(s.RECORD_REASON).is_not_null()
         rejects = records.filter(rejected_mask).select(
@@ -160,12 +161,12 @@ def run_job(
 
     with stage("block") as st:
         block_rules = tuple(rules) if rules is not None else _rules_from_config(config)
-        keyed = add_blocking_keys(records)
+        keyed = add_blocking_keys(records, columns=_key_columns(block_rules))
         blocked = generate_pairs(keyed, block_rules)
         pairs = blocked.pairs
         st.done(f"{pairs.height:,} candidate pairs from {len(block_rules)} rules")
 
-    comps = tuple(comparisons) if comparisons is not None else default_comparisons()
+    comps = tuple(comparisons) if comparisons is not None else preset_comparisons(config.preset)
     with stage("compare") as st:
         vectors = comparison_vectors(keyed, pairs, comps)
         st.done(f"{vectors.height:,} comparison vectors x {len(comps)} comparisons")
@@ -265,9 +266,16 @@ class _Stage:
             self._note(self.name, self._message)
 
 
+def _key_columns(rules: Sequence[BlockingRule]) -> set[str] | None:
+    """The columns the rules block on (so only those derived keys are built); None if unknown."""
+    if not all(hasattr(rule, "columns") for rule in rules):
+        return None
+    return {column for rule in rules for column in rule.columns}
+
+
 def _rules_from_config(config: JobConfig) -> tuple[BlockingRule, ...]:
     if config.blocking is None:
-        return default_rules()
+        return preset_rules(config.preset)
     return tuple(BlockingRule.from_dict(rule.model_dump()) for rule in config.blocking)
 
 

@@ -33,8 +33,9 @@ Formats read (after NFKC, so full-width digits and separators count too):
   null, ``year`` is kept.
 * System defaults (``1900-01-01``, ``1899-12-30``, ``1899-12-31``, all zeros):
   ``DATE_PLACEHOLDER``.
-* A date before 1880 or after today is ``DATE_OUT_OF_RANGE``; 不详, 未知, 无 and
-  similar words are ``MISSING``.
+* A date before 1880 (``min_year``: historical records set an earlier floor)
+  or after today is ``DATE_OUT_OF_RANGE``; 不详, 未知, 无 and similar words are
+  ``MISSING``.
 """
 
 from __future__ import annotations
@@ -49,7 +50,13 @@ import polars as pl
 
 from normalizers import schema
 from normalizers._vector import apply_rows, gather_distinct, scatter_rows
-from normalizers.errors import NormalizationError, OnError, SchemaError, check_on_error
+from normalizers.errors import (
+    ConfigError,
+    NormalizationError,
+    OnError,
+    SchemaError,
+    check_on_error,
+)
 from normalizers.reasons import Reason
 
 logger = logging.getLogger(__name__)
@@ -72,9 +79,13 @@ class DateResult:
 
 
 def normalize_date(
-    value: str | None, *, on_error: OnError = "reject", field: str = schema.BIRTH_DATE
+    value: str | None,
+    *,
+    on_error: OnError = "reject",
+    field: str = schema.BIRTH_DATE,
+    min_year: int = MIN_YEAR,
 ) -> DateResult:
-    """Parse a raw date in any of the module's formats.
+    """Parse a raw date in any of the module's formats; years before ``min_year`` are out of range.
 
     >>> normalize_date("一九九〇年元月二日")
     DateResult(value=datetime.date(1990, 1, 2), reason=<Reason.CLEANED: 'CLEANED'>, year=1990)
@@ -82,11 +93,12 @@ def normalize_date(
     <Reason.DATE_AMBIGUOUS_DAY_MONTH: 'DATE_AMBIGUOUS_DAY_MONTH'>
     """
     check_on_error(on_error)
-    result = _normalize(value, dt.date.today())
+    check_min_year(min_year)
+    result = _normalize(value, dt.date.today(), min_year)
     if on_error == "raise" and result.reason.rejects:
         shown = None if value is None else value[:_MAX_LEN]
         raise NormalizationError(
-            field, shown, f"a calendar date between {MIN_YEAR} and today", result.reason
+            field, shown, f"a calendar date between {min_year} and today", result.reason
         )
     return result
 
@@ -185,7 +197,17 @@ class _Parts:
     time: tuple[int, int, int] = (0, 0, 0)
 
 
-def _normalize(value: str | None, today: dt.date) -> DateResult:
+def check_min_year(min_year: object) -> None:
+    """Raise ConfigError unless ``min_year`` is a year from 1 to the current one."""
+    if (
+        isinstance(min_year, bool)
+        or not isinstance(min_year, int)
+        or not 1 <= min_year <= dt.date.today().year
+    ):
+        raise ConfigError(f"min_year: expected a year from 1 to this year (got {min_year!r})")
+
+
+def _normalize(value: str | None, today: dt.date, min_year: int = MIN_YEAR) -> DateResult:
     if value is None:
         return DateResult(None, Reason.MISSING, None)
     if len(value) > _MAX_LEN:
@@ -200,11 +222,11 @@ def _normalize(value: str | None, today: dt.date) -> DateResult:
         parts = _parse(text, today)
     except (_Unparseable, ValueError, OverflowError):
         return DateResult(None, Reason.DATE_UNPARSEABLE, None)
-    return _validate(parts, value, today)
+    return _validate(parts, value, today, min_year)
 
 
-def _validate(parts: _Parts, raw: str, today: dt.date) -> DateResult:
-    year_ok = MIN_YEAR <= parts.year <= today.year
+def _validate(parts: _Parts, raw: str, today: dt.date, min_year: int) -> DateResult:
+    year_ok = min_year <= parts.year <= today.year
     if parts.month is None:
         return DateResult(
             None,
@@ -225,7 +247,7 @@ def _validate(parts: _Parts, raw: str, today: dt.date) -> DateResult:
         date = _china_date(date, parts.time, parts.utc_offset)
     if date in _PLACEHOLDERS:
         return DateResult(None, Reason.DATE_PLACEHOLDER, None)
-    if date.year < MIN_YEAR or date > today:
+    if date.year < min_year or date > today:
         return DateResult(None, Reason.DATE_OUT_OF_RANGE, None)
     if parts.ambiguous:
         reason = Reason.DATE_AMBIGUOUS_DAY_MONTH
@@ -439,11 +461,11 @@ def _parse_fast(values: pl.Series) -> pl.Series:
     return parts.select(pl.coalesce(calendar, excel)).to_series()
 
 
-def _distinct_dates(values: pl.Series, today: dt.date) -> pl.DataFrame:
+def _distinct_dates(values: pl.Series, today: dt.date, min_year: int) -> pl.DataFrame:
     """Output columns for distinct non-null raw values: polars for ``_FAST`` forms, else scalar."""
     parsed = _parse_fast(values)
     settled = (
-        (parsed.dt.year() >= MIN_YEAR)
+        (parsed.dt.year() >= min_year)
         & (parsed <= today)
         & ~parsed.is_in(pl.Series(sorted(_PLACEHOLDERS), dtype=pl.Date).implode())
     )
@@ -461,7 +483,7 @@ def _distinct_dates(values: pl.Series, today: dt.date) -> pl.DataFrame:
     )
 
     def one(text: str) -> tuple[dt.date | None, str, int | None]:
-        result = _normalize(text, today)
+        result = _normalize(text, today, min_year)
         return result.value, result.reason.value, result.year
 
     # every value here is distinct: no need for map_distinct's deduplication
@@ -472,7 +494,9 @@ def _distinct_dates(values: pl.Series, today: dt.date) -> pl.DataFrame:
     return scatter_rows(out, unsettled, slow)
 
 
-def date_columns(frame: pl.DataFrame, column: str = schema.BIRTH_DATE) -> pl.DataFrame:
+def date_columns(
+    frame: pl.DataFrame, column: str = schema.BIRTH_DATE, *, min_year: int = MIN_YEAR
+) -> pl.DataFrame:
     """``BIRTH_DATE_NORM`` (pl.Date), ``BIRTH_DATE_REASON`` and ``BIRTH_YEAR`` (pl.Int32) per row.
 
     Birth dates repeat heavily, so each distinct value is read once: ISO,
@@ -481,10 +505,11 @@ def date_columns(frame: pl.DataFrame, column: str = schema.BIRTH_DATE) -> pl.Dat
     """
     if column not in frame.columns:
         raise SchemaError(f"{column}: column missing (have {sorted(frame.columns)})")
+    check_min_year(min_year)
     today = dt.date.today()
     return gather_distinct(
         frame.get_column(column).cast(pl.Utf8),
-        lambda values: _distinct_dates(values, today),
+        lambda values: _distinct_dates(values, today, min_year),
         {
             schema.BIRTH_DATE_NORM: None,
             schema.BIRTH_DATE_REASON: Reason.MISSING.value,

@@ -17,7 +17,7 @@ import polars as pl
 from normalizers import schema as s
 from normalizers._vector import scatter_rows
 from normalizers.addresses import address_columns, check_id_region, normalize_address
-from normalizers.dates import date_columns, normalize_date
+from normalizers.dates import MIN_YEAR, check_min_year, date_columns, normalize_date
 from normalizers.ethnicity import ethnicity_columns, normalize_ethnicity
 from normalizers.ids import id_columns, normalize_id
 from normalizers.names import name_columns, normalize_name
@@ -49,13 +49,20 @@ def conform_raw(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(exprs) if exprs else frame
 
 
-def normalize_frame(frame: pl.DataFrame, *, progress: Progress | None = None) -> pl.DataFrame:
+def normalize_frame(
+    frame: pl.DataFrame,
+    *,
+    progress: Progress | None = None,
+    min_birth_year: int = MIN_YEAR,
+) -> pl.DataFrame:
     """Return ``frame`` with a dense ``row_id`` and every normalized column added.
 
     Raw columns are kept unchanged.  Never raises on dirty values: each field's
     problems are reported in its ``<field>_reason`` column and unlinkable rows
-    get a rejecting ``record_reason``.
+    get a rejecting ``record_reason``.  Birth dates before ``min_birth_year``
+    are out of range (historical data sets lower it).
     """
+    check_min_year(min_birth_year)
     note = progress or (lambda _field: None)
     out = conform_raw(frame)
     if s.ROW_ID in out.columns:
@@ -69,7 +76,7 @@ def normalize_frame(frame: pl.DataFrame, *, progress: Progress | None = None) ->
         # Longest first; the first two overlap well: the dates and IDs are mostly polars,
         # the addresses start by building their division dictionary in Python.  Their
         # check against the ID regions waits for the IDs (below).
-        dates_ids = pool.submit(_dates_and_ids, out)
+        dates_ids = pool.submit(_dates_and_ids, out, min_birth_year)
         address = pool.submit(address_columns, out.select(s.ADDRESS))
         names = pool.submit(_names_and_latin, out)
         others = {
@@ -98,8 +105,8 @@ def normalize_frame(frame: pl.DataFrame, *, progress: Progress | None = None) ->
     return out
 
 
-def _dates_and_ids(raw: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    dates = date_columns(raw)
+def _dates_and_ids(raw: pl.DataFrame, min_year: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    dates = date_columns(raw, min_year=min_year)
     # after the dates: repairs must agree with the record's birth date
     ids = id_columns(raw.select(s.ID_NUMBER, s.ID_TYPE).hstack(dates.select(s.BIRTH_DATE_NORM)))
     return dates, ids
@@ -168,6 +175,8 @@ def _record_reason(duplicate: pl.Series) -> pl.Expr:
         | pl.col(s.ID_MASK_PATTERN).is_not_null()
         | (pl.col(s.ID_REPAIRS).list.len() > 0)
         | pl.col(s.NAME_NORM).is_not_null()
+        # a Western name has no pinyin keys, but blocks and compares as Latin script
+        | pl.col(s.NAME_LATIN_NORM).is_not_null()
         | (pl.col(s.NAME_LATIN_KEYS).list.len() > 0)
     )
     return (
@@ -188,7 +197,9 @@ def _duplicate_key(frame: pl.DataFrame) -> pl.Series:
     return frame.select(~key.is_first_distinct()).to_series()
 
 
-def normalize_record(record: Mapping[str, Any]) -> dict[str, Any]:
+def normalize_record(
+    record: Mapping[str, Any], *, min_birth_year: int = MIN_YEAR
+) -> dict[str, Any]:
     """Normalize one record with the scalar normalizers; same values as one row of ``normalize_frame``.
 
     ``record_reason`` here can only say ``RECORD_MISSING_KEY`` or
@@ -197,7 +208,7 @@ def normalize_record(record: Mapping[str, Any]) -> dict[str, Any]:
     raw = {c: (None if record.get(c) is None else str(record.get(c))) for c in s.RAW_COLUMNS}
     out: dict[str, Any] = dict(record)
     out.update(raw)
-    d = normalize_date(raw[s.BIRTH_DATE])
+    d = normalize_date(raw[s.BIRTH_DATE], min_year=min_birth_year)
     out.update({s.BIRTH_DATE_NORM: d.value, s.BIRTH_DATE_REASON: d.reason.value, s.BIRTH_YEAR: d.year})
     i = normalize_id(raw[s.ID_NUMBER], id_type=raw[s.ID_TYPE], birth_date=d.value)
     out.update({
@@ -238,7 +249,7 @@ def normalize_record(record: Mapping[str, Any]) -> dict[str, Any]:
     out[s.ID_OWN] = None if guardian else i.key
     out[s.ID_CHECKED] = None if i.reason is Reason.ID_LEGACY_15_UPGRADED else out[s.ID_OWN]
     out[s.NAME_KEYS] = list(dict.fromkeys(([n.pinyin] if n.pinyin else []) + list(ln.keys)))
-    usable = bool(i.key or i.mask_pattern or i.repairs or n.norm or ln.keys)
+    usable = bool(i.key or i.mask_pattern or i.repairs or n.norm or ln.norm or ln.keys)
     if raw[s.SOURCE] is None or raw[s.RECORD_ID] is None:
         out[s.RECORD_REASON] = Reason.RECORD_MISSING_KEY.value
     elif not usable:

@@ -1,9 +1,9 @@
 """Our library, run the way a user runs it: the ``linkage run`` batch job in a subprocess.
 
-    python -m benchmarks.peers.ours --records records.parquet --out out/ours
+    python -m benchmarks.peers.ours --records records.parquet --out out/ours [--config job.toml]
 
-Runs ``python -m linkage run --input RECORDS --out OUT/run`` and converts what it
-writes into the peer contract of :mod:`benchmarks.peers._runner`:
+Runs ``python -m linkage run --input RECORDS --out OUT/run [--config JOB]`` and
+converts what it writes into the peer contract of :mod:`benchmarks.peers._runner`:
 
 * ``OUT/run/crosswalk.parquet`` (source, record_id, person_id[, match_probability])
   becomes ``OUT/crosswalk.parquet``;
@@ -24,6 +24,7 @@ older CLI) this exits with code 3 and says so; the harness shows that in its tab
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import shutil
@@ -84,7 +85,10 @@ def stages_from_text(text: str) -> list[tuple[str, float]]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = R.parse_args("ours", argv, __doc__)
+    extra = argparse.ArgumentParser(add_help=False)
+    extra.add_argument("--config", type=Path, help="job file passed to `linkage run --config`")
+    known, rest = extra.parse_known_args(argv)
+    args = R.parse_args("ours", rest, __doc__)
     run_dir = args.out / RUN_DIR
     if run_dir.exists():
         shutil.rmtree(run_dir)
@@ -99,6 +103,8 @@ def main(argv: list[str] | None = None) -> None:
         "--out",
         str(run_dir),
     ]
+    if known.config is not None:
+        command += ["--config", str(known.config)]
     started = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     total = time.perf_counter() - started

@@ -11,11 +11,13 @@ def test_exports() -> None:
         "BlockingResult",
         "BlockingRule",
         "add_blocking_keys",
+        "add_latin_keys",
         "block_on",
         "blocking_recall",
         "default_rules",
         "estimate_pairs",
         "generate_pairs",
+        "latin_rules",
         "recall_by_rule",
     ]
     for name in blocking.__all__:

@@ -122,8 +122,15 @@ def test_whole_frame_keeps_rows_and_columns() -> None:
     frame = _frame(ROWS).with_columns(pl.lit("x").alias("other"))
     out = add_blocking_keys(frame)
     assert out.height == len(ROWS)
-    assert out.columns == [*frame.columns, s.KEY_ID_CANDIDATES, s.KEY_ID_MASK]
+    assert out.columns == [*frame.columns, *keys.DERIVED_KEYS]
     assert add_blocking_keys(out).equals(out)  # idempotent: keys are replaced, not duplicated
+
+
+def test_only_the_keys_asked_for() -> None:
+    frame = _frame(ROWS)
+    out = add_blocking_keys(frame, columns=[s.KEY_ID_MASK, s.DOB])
+    assert out.columns == [*frame.columns, s.KEY_ID_CANDIDATES, s.KEY_ID_MASK]
+    assert add_blocking_keys(frame, columns=[s.DOB]).equals(frame)
 
 
 def test_kind_constants_match_the_enum() -> None:

@@ -8,11 +8,15 @@ import tomllib
 import polars as pl
 import pytest
 
-from blocking import Blocker, BlockingRule, block_on, default_rules
+from blocking import Blocker, BlockingRule, block_on, default_rules, latin_rules
+from blocking.latin_keys import LATIN_KEYS
 from normalizers import schema as s
 from normalizers.errors import ConfigError, SchemaError
 
-SCHEMA_COLUMNS = {v for k, v in vars(s).items() if k.isupper() and isinstance(v, str)}
+# the Latin-script key columns are defined in blocking.latin_keys until schema.py takes them
+SCHEMA_COLUMNS = {v for k, v in vars(s).items() if k.isupper() and isinstance(v, str)} | set(
+    LATIN_KEYS
+)
 
 
 def test_block_on_defaults() -> None:
@@ -138,6 +142,7 @@ def test_default_rules() -> None:
         "phone_surname",
         "name_keys_dob",
         "name_keys_phone",
+        "latin_name_dob",
         "rare_name",
     ]
     assert rules[0].columns == (s.KEY_ID_CANDIDATES,)
@@ -145,6 +150,24 @@ def test_default_rules() -> None:
         assert isinstance(rule, Blocker)
         assert set(rule.columns) <= SCHEMA_COLUMNS, rule
     assert default_rules() == rules  # a fresh, equal tuple each call
+
+
+def test_latin_rules() -> None:
+    rules = latin_rules()
+    assert [r.name for r in rules] == [
+        "document",
+        "latin_name",
+        "name_part_dob",
+        "name_part_address",
+        "dob_address",
+        "name_part_year",
+        "name_part_place",
+    ]
+    for rule in rules:
+        assert isinstance(rule, Blocker)
+        assert set(rule.columns) <= SCHEMA_COLUMNS, rule
+        assert rule.max_block_size <= 200, rule  # every Western-name rule is capped
+        assert BlockingRule.from_dict(rule.to_dict()) == rule
 
 
 def test_key_frame_explodes_lists_and_drops_nulls() -> None:

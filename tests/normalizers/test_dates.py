@@ -165,3 +165,39 @@ def test_frame_matches_scalar(values: list[str | None]) -> None:
     )
     expected = [(r.value, r.reason.value, r.year) for r in map(normalize_date, values)]
     assert out.rows() == expected
+
+
+HISTORICAL = ["1630-08-01", "16300801", "1630", "1630-08", "1780-01-00", "0085-01-01", "1990-01-02"]
+
+
+@pytest.mark.parametrize("min_year", [1000, 1880])
+def test_min_year_frame_equals_scalar(min_year: int) -> None:
+    frame = date_columns(pl.DataFrame({schema.BIRTH_DATE: HISTORICAL}), min_year=min_year)
+    for value, row in zip(HISTORICAL, frame.iter_rows(named=True), strict=True):
+        scalar = normalize_date(value, min_year=min_year)
+        assert (
+            row[schema.BIRTH_DATE_NORM],
+            row[schema.BIRTH_DATE_REASON],
+            row[schema.BIRTH_YEAR],
+        ) == (
+            scalar.value,
+            scalar.reason.value,
+            scalar.year,
+        ), value
+
+
+def test_min_year_lowers_the_floor() -> None:
+    assert normalize_date("1630-08-01").reason is Reason.DATE_OUT_OF_RANGE
+    assert normalize_date("1630-08-01", min_year=1000).value == dt.date(1630, 8, 1)
+    assert normalize_date("1630", min_year=1000) == DateResult(None, Reason.DATE_YEAR_ONLY, 1630)
+    assert normalize_date("0085-01-01", min_year=1000).reason is Reason.DATE_OUT_OF_RANGE
+    with pytest.raises(NormalizationError, match="between 1000 and today"):
+        normalize_date("0085-01-01", on_error="raise", min_year=1000)
+
+
+@pytest.mark.parametrize("min_year", [0, -5, 3000, 1880.0, True, "1880"])
+def test_min_year_validated(min_year: object) -> None:
+    with pytest.raises(ConfigError, match="min_year"):
+        normalize_date("1990-01-01", min_year=min_year)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="min_year"):
+        date_columns(pl.DataFrame({schema.BIRTH_DATE: ["1990-01-01"]}), min_year=min_year)  # type: ignore[arg-type]

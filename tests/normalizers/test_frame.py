@@ -51,3 +51,27 @@ def test_progress_reports_every_field() -> None:
 def test_tiny_frames(rows: int) -> None:
     out = normalize_frame(SAMPLE.head(rows))
     assert out.height == rows and s.RECORD_REASON in out.columns
+
+
+@pytest.mark.parametrize(
+    ("name_latin", "id_number", "reason"),
+    [
+        pytest.param("MITCHELL GREEN", None, None, id="a Western name alone is usable"),
+        pytest.param("ZHANG WEI", None, None, id="a romanized Chinese name alone is usable"),
+        pytest.param(
+            None, "1804974", "RECORD_NO_USABLE_FIELD", id="an unknown number alone is not"
+        ),
+    ],
+)
+def test_record_reason_latin_names(
+    name_latin: str | None, id_number: str | None, reason: str | None
+) -> None:
+    record = {c: None for c in s.RAW_COLUMNS} | {
+        s.SOURCE: "febrl",
+        s.RECORD_ID: "rec-1",
+        s.NAME_LATIN: name_latin,
+        s.ID_NUMBER: id_number,
+    }
+    frame = normalize_frame(pl.DataFrame([record], schema={c: pl.String for c in s.RAW_COLUMNS}))
+    assert frame[s.RECORD_REASON].to_list() == [reason]
+    assert normalize_record(record)[s.RECORD_REASON] == reason
