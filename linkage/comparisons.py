@@ -150,11 +150,46 @@ def _finish(frame: pl.DataFrame, expr: pl.Expr, name: str) -> pl.Series:
     return frame.select(expr.alias(s.GAMMA_PREFIX + name)).to_series()
 
 
+class ComparisonDefaults:
+    """What most comparisons share: no term frequencies, no weight bounds, no identity or
+    veto levels, and their dataclass fields as their definition.  A comparison inherits
+    these and overrides what it needs; the engine only relies on :class:`Comparison`."""
+
+    __slots__ = ()
+
+    @property
+    def tf_column(self) -> str | None:
+        return None
+
+    @property
+    def tf_level(self) -> str | None:
+        return None
+
+    @property
+    def weight_bounds(self) -> WeightBounds:
+        return {}
+
+    @property
+    def identity_levels(self) -> tuple[str, ...]:
+        return ()
+
+    @property
+    def veto_levels(self) -> tuple[str, ...]:
+        return ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return _as_dict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+        return _from_dict(cls, data)
+
+
 # --------------------------------------------------------------- identity
 
 
 @dataclass(frozen=True, slots=True)
-class IdComparison:
+class IdComparison(ComparisonDefaults):
     """Identity documents: the strongest evidence both ways.
 
     Levels: ``exact`` (same ID_KEY); ``exact_conflicting`` (same ID_KEY, but on a
@@ -216,14 +251,6 @@ class IdComparison:
         )
 
     @property
-    def tf_column(self) -> str | None:
-        return None
-
-    @property
-    def tf_level(self) -> str | None:
-        return None
-
-    @property
     def weight_bounds(self) -> WeightBounds:
         # A guardian's number on a child's record says nothing about whether two records
         # are one person: the shared number must not count for them.
@@ -235,17 +262,6 @@ class IdComparison:
     @property
     def identity_levels(self) -> tuple[str, ...]:
         return ("exact", "repair", "mask_compatible")
-
-    @property
-    def veto_levels(self) -> tuple[str, ...]:
-        return ()
-
-    def to_dict(self) -> dict[str, Any]:
-        return _as_dict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Self:
-        return _from_dict(cls, data)
 
     def compute(self, left_records: pl.DataFrame, right_records: pl.DataFrame) -> pl.Series:
         frame = pair_frame(left_records, right_records, self.columns)
@@ -394,7 +410,7 @@ def _first_token(side: Side, separator: str) -> pl.Expr:
 
 
 @dataclass(frozen=True, slots=True)
-class NameComparison:
+class NameComparison(ComparisonDefaults):
     """Names in Han characters, pinyin and Latin spellings.
 
     Levels, first match wins: ``exact`` (same normalized Han name, so
@@ -477,13 +493,6 @@ class NameComparison:
     @property
     def veto_levels(self) -> tuple[str, ...]:
         return ("surname_only",)
-
-    def to_dict(self) -> dict[str, Any]:
-        return _as_dict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Self:
-        return _from_dict(cls, data)
 
     def _min_chars_for_similarity(self) -> int:
         # Two different names of at most 3 characters score at most 0.911 (2 vs 3 characters,
@@ -597,7 +606,7 @@ class NameComparison:
 
 
 @dataclass(frozen=True, slots=True)
-class DobComparison:
+class DobComparison(ComparisonDefaults):
     """Birth dates: ``exact``; ``day_month_swapped``; ``one_digit`` (the YYYYMMDD
     strings differ in exactly one position: a typing slip); ``same_year``; ``different``.
 
@@ -626,35 +635,11 @@ class DobComparison:
     def columns(self) -> tuple[str, ...]:
         return (self.column,) if self.year_column is None else (self.column, self.year_column)
 
-    @property
-    def tf_column(self) -> str | None:
-        return None
-
-    @property
-    def tf_level(self) -> str | None:
-        return None
-
-    @property
-    def weight_bounds(self) -> WeightBounds:
-        return {}
-
-    @property
-    def identity_levels(self) -> tuple[str, ...]:
-        return ()
-
-    @property
-    def veto_levels(self) -> tuple[str, ...]:
-        return ()
-
     def to_dict(self) -> dict[str, Any]:
         out = _as_dict(self)
         if self.year_column is None:
             del out["year_column"]  # model files written before the option stay byte-identical
         return out
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Self:
-        return _from_dict(cls, data)
 
     def compute(self, left_records: pl.DataFrame, right_records: pl.DataFrame) -> pl.Series:
         frame = pair_frame(left_records, right_records, self.columns)
@@ -710,7 +695,7 @@ class DobComparison:
 
 
 @dataclass(frozen=True, slots=True)
-class ExactComparison:
+class ExactComparison(ComparisonDefaults):
     """One column compared for equality: ``null``, ``agree_label``, ``different``.
 
     Used for sex (``SEX_BEST``, label ``equal``) and phone (``PHONE_NORM``, ``exact``).
@@ -740,33 +725,6 @@ class ExactComparison:
     def columns(self) -> tuple[str, ...]:
         return (self.column,) if self.kind_column is None else (self.column, self.kind_column)
 
-    @property
-    def tf_column(self) -> str | None:
-        return None
-
-    @property
-    def tf_level(self) -> str | None:
-        return None
-
-    @property
-    def weight_bounds(self) -> WeightBounds:
-        return {}
-
-    @property
-    def identity_levels(self) -> tuple[str, ...]:
-        return ()
-
-    @property
-    def veto_levels(self) -> tuple[str, ...]:
-        return ()
-
-    def to_dict(self) -> dict[str, Any]:
-        return _as_dict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Self:
-        return _from_dict(cls, data)
-
     def compute(self, left_records: pl.DataFrame, right_records: pl.DataFrame) -> pl.Series:
         frame = pair_frame(left_records, right_records, self.columns)
         c = self.column
@@ -782,7 +740,7 @@ class ExactComparison:
 
 
 @dataclass(frozen=True, slots=True)
-class AddressComparison:
+class AddressComparison(ComparisonDefaults):
     """Administrative divisions recognized in the address: county, city, province, different."""
 
     name: str = "address"
@@ -801,33 +759,6 @@ class AddressComparison:
     @property
     def columns(self) -> tuple[str, ...]:
         return (s.ADDRESS_PROVINCE, s.ADDRESS_CITY, s.ADDRESS_COUNTY)
-
-    @property
-    def tf_column(self) -> str | None:
-        return None
-
-    @property
-    def tf_level(self) -> str | None:
-        return None
-
-    @property
-    def weight_bounds(self) -> WeightBounds:
-        return {}
-
-    @property
-    def identity_levels(self) -> tuple[str, ...]:
-        return ()
-
-    @property
-    def veto_levels(self) -> tuple[str, ...]:
-        return ()
-
-    def to_dict(self) -> dict[str, Any]:
-        return _as_dict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Self:
-        return _from_dict(cls, data)
 
     def compute(self, left_records: pl.DataFrame, right_records: pl.DataFrame) -> pl.Series:
         frame = pair_frame(left_records, right_records, self.columns)

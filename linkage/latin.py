@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from types import MappingProxyType
-from typing import Any, ClassVar, Self
+from typing import ClassVar
 
 import numpy as np
 import polars as pl
@@ -44,12 +44,10 @@ from linkage._similarity import (
     similarity,
 )
 from linkage.comparisons import (
+    ComparisonDefaults,
     NULL_LEVEL,
-    WeightBounds,
-    _as_dict,
     _check_name,
     _check_unit,
-    _from_dict,
 )
 from normalizers import schema as s
 from normalizers.errors import ConfigError
@@ -142,7 +140,7 @@ def _part_scores(
 
 
 @dataclass(frozen=True, slots=True)
-class LatinNameComparison:
+class LatinNameComparison(ComparisonDefaults):
     """Western names (given name and surname, in either order) in ``name_latin_norm``.
 
     Levels, first match wins: ``exact`` (same name; its weight is adjusted by
@@ -206,23 +204,12 @@ class LatinNameComparison:
         return "exact" if self.term_frequency else None
 
     @property
-    def weight_bounds(self) -> WeightBounds:
-        return {}
-
-    @property
     def identity_levels(self) -> tuple[str, ...]:
         return ("exact", "swapped", "fuzzy_high", "partial", "fuzzy_low")
 
     @property
     def veto_levels(self) -> tuple[str, ...]:
         return ("one_part",) if self.veto_one_part else ()
-
-    def to_dict(self) -> dict[str, Any]:
-        return _as_dict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Self:
-        return _from_dict(cls, data)
 
     def compute(self, left_records: pl.DataFrame, right_records: pl.DataFrame) -> pl.Series:
         at = {label: i for i, label in enumerate(self.levels)}
@@ -279,7 +266,7 @@ class LatinNameComparison:
 
 
 @dataclass(frozen=True, slots=True)
-class TextComparison:
+class TextComparison(ComparisonDefaults):
     """Free text (by default the normalized address) by RapidFuzz token ratios (0-100).
 
     Levels: ``exact`` (equal after case folding); ``similar`` (token-sort ratio
@@ -325,33 +312,6 @@ class TextComparison:
     @property
     def columns(self) -> tuple[str, ...]:
         return (self.column,)
-
-    @property
-    def tf_column(self) -> str | None:
-        return None
-
-    @property
-    def tf_level(self) -> str | None:
-        return None
-
-    @property
-    def weight_bounds(self) -> WeightBounds:
-        return {}
-
-    @property
-    def identity_levels(self) -> tuple[str, ...]:
-        return ()
-
-    @property
-    def veto_levels(self) -> tuple[str, ...]:
-        return ()
-
-    def to_dict(self) -> dict[str, Any]:
-        return _as_dict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Self:
-        return _from_dict(cls, data)
 
     def compute(self, left_records: pl.DataFrame, right_records: pl.DataFrame) -> pl.Series:
         at = {label: i for i, label in enumerate(self.levels)}
@@ -437,7 +397,7 @@ def _signatures(words: pl.Series) -> np.ndarray:
 
 
 @dataclass(frozen=True, slots=True)
-class DocumentComparison:
+class DocumentComparison(ComparisonDefaults):
     """A document number of any kind, as cleaned (``id_clean``), valid or not.
 
     Levels: ``exact``; ``typo`` (one edit or one transposition of neighbours
@@ -471,31 +431,8 @@ class DocumentComparison:
         return (self.column,)
 
     @property
-    def tf_column(self) -> str | None:
-        return None
-
-    @property
-    def tf_level(self) -> str | None:
-        return None
-
-    @property
-    def weight_bounds(self) -> WeightBounds:
-        return {}
-
-    @property
     def identity_levels(self) -> tuple[str, ...]:
         return ("exact", "typo")
-
-    @property
-    def veto_levels(self) -> tuple[str, ...]:
-        return ()
-
-    def to_dict(self) -> dict[str, Any]:
-        return _as_dict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Self:
-        return _from_dict(cls, data)
 
     def compute(self, left_records: pl.DataFrame, right_records: pl.DataFrame) -> pl.Series:
         c = self.column
