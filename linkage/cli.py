@@ -1,7 +1,7 @@
 """The ``linkage`` command: what a data steward runs.
 
 Exit codes (also in the README): 0 success; 1 an unexpected internal error;
-2 bad command-line usage; 3 an input file cannot be read; 4 an invalid job
+2 bad command-line usage; 3 an input file cannot be read or lacks required columns; 4 an invalid job
 configuration; 5 a run finished but its row accounting does not balance.
 """
 
@@ -45,7 +45,7 @@ def _console(quiet: bool) -> Console:
 
 
 def _fail(console: Console, exc: LinkageError) -> typer.Exit:
-    code = ExitCode.INPUT if isinstance(exc, InputFileError) else (
+    code = ExitCode.INPUT if isinstance(exc, (InputFileError, SchemaError)) else (
         ExitCode.CONFIG if isinstance(exc, ConfigError) else ExitCode.INTERNAL
     )
     Console(stderr=True).print(f"[red]error:[/red] {exc}")
