@@ -2,7 +2,7 @@
 
 The batch job keeps it in ``sqlite:///OUTDIR/identity.db``; a shared
 deployment uses PostgreSQL (``postgresql+psycopg://user@host/db``, optionally in
-its own ``schema``).  Tables (schema version 1)::
+its own ``schema``).  Tables of schema version 1::
 
     schema_meta  version PK, description, applied_at       one row per applied migration
     runs         run_id PK, started_at, finished_at, records, persons, config_json, model_id,
@@ -16,6 +16,17 @@ its own ``schema``).  Tables (schema version 1)::
     events       event_id PK, run_id, at, kind, person_id (indexed), related_ids (JSON list),
                  records, reason
     models       model_id PK (content hash), created_at, model_json
+
+Schema version 2 adds what the resolve-identity service needs::
+
+    records            (source, record_id) PK, the raw canonical fields, run_id (last writer)
+    api_keys           key_id PK, name (unique), key_hash (sha256 hex, unique), roles (JSON list),
+                       created_at, revoked_at
+    audit              audit_id PK, at (indexed), key_name, method, endpoint, purpose, input_hash,
+                       person_ids (JSON list), outcome, status_code, latency_ms; append-only
+                       (triggers refuse UPDATE and DELETE)
+    watchlists         list_name PK, kind (red | black | other), loaded_at, entries, origin
+    watchlist_entries  (list_name, source, record_id) PK, the raw canonical fields
 
 The crosswalk keeps every record ever seen (lineage); the records of the latest
 saved run (``last_seen_run`` = that run) are the previous state the next run
@@ -138,6 +149,91 @@ def _tables_v1(metadata: sa.MetaData) -> None:
     )
 
 
+def _tables_v2(metadata: sa.MetaData) -> None:
+    """Schema version 2: what the resolve-identity service reads and writes.
+
+    ``records`` keeps each linked record's raw canonical fields (the service
+    re-normalizes them to block and compare against); ``api_keys`` holds hashed
+    keys with their roles; ``audit`` is append-only (triggers refuse UPDATE and
+    DELETE); ``watchlists`` and ``watchlist_entries`` hold named red/black lists.
+    None declares a foreign key to crosswalk or persons (rebuilt by every run).
+    """
+    sa.Table(
+        "records",
+        metadata,
+        sa.Column(s.SOURCE, sa.String, primary_key=True),
+        sa.Column(s.RECORD_ID, sa.String, primary_key=True),
+        *(sa.Column(c, sa.Text) for c in s.RAW_COLUMNS if c not in s.KEY_COLUMNS),
+        sa.Column(s.RUN_ID, sa.Integer, nullable=False),  # the run (or ingest's run) that wrote it
+    )
+    sa.Table(
+        "api_keys",
+        metadata,
+        sa.Column("key_id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("name", sa.String(64), nullable=False, unique=True),
+        sa.Column("key_hash", sa.String(64), nullable=False, unique=True),  # sha256 hex
+        sa.Column("roles", sa.Text, nullable=False),  # JSON list of role names
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("revoked_at", sa.DateTime(timezone=True)),
+    )
+    sa.Table(
+        "audit",
+        metadata,
+        sa.Column("audit_id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False, index=True),
+        sa.Column("key_name", sa.String(64)),  # null: the request named no valid key
+        sa.Column("method", sa.String(8), nullable=False),
+        sa.Column("endpoint", sa.String(128), nullable=False),
+        sa.Column("purpose", sa.Text),
+        sa.Column("input_hash", sa.String(64)),  # sha256 hex of the request body
+        sa.Column("person_ids", sa.Text, nullable=False),  # JSON list of the person IDs returned
+        sa.Column("outcome", sa.String(32), nullable=False),
+        sa.Column("status_code", sa.Integer, nullable=False),
+        sa.Column("latency_ms", sa.Double),
+    )
+    sa.Table(
+        "watchlists",
+        metadata,
+        sa.Column("list_name", sa.String(64), primary_key=True),
+        sa.Column("kind", sa.String(16), nullable=False),  # "red", "black" or "other"
+        sa.Column("loaded_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("entries", sa.Integer, nullable=False),
+        sa.Column("origin", sa.Text),  # the file it was loaded from
+    )
+    sa.Table(
+        "watchlist_entries",
+        metadata,
+        sa.Column("list_name", sa.String(64), primary_key=True),
+        sa.Column(s.SOURCE, sa.String, primary_key=True),
+        sa.Column(s.RECORD_ID, sa.String, primary_key=True),
+        *(sa.Column(c, sa.Text) for c in s.RAW_COLUMNS if c not in s.KEY_COLUMNS),
+    )
+
+
+_APPEND_ONLY: Final = "audit is append-only"
+
+
+def _migrate_v2(conn: Connection) -> None:
+    metadata = sa.MetaData()
+    _tables_v2(metadata)
+    metadata.create_all(conn)
+    if conn.dialect.name == "sqlite":
+        for action in ("UPDATE", "DELETE"):
+            conn.exec_driver_sql(
+                f"CREATE TRIGGER audit_no_{action.lower()} BEFORE {action} ON audit "
+                f"BEGIN SELECT RAISE(ABORT, '{_APPEND_ONLY}'); END"
+            )
+    elif conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(
+            "CREATE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+            f"$$ BEGIN RAISE EXCEPTION '{_APPEND_ONLY}'; END $$"
+        )
+        conn.exec_driver_sql(
+            "CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON audit "
+            "FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only()"
+        )
+
+
 _META = sa.MetaData()
 schema_meta = sa.Table(
     "schema_meta",
@@ -147,11 +243,17 @@ schema_meta = sa.Table(
     sa.Column("applied_at", sa.DateTime(timezone=True), nullable=False),
 )
 _tables_v1(_META)
+_tables_v2(_META)
 runs = _META.tables["runs"]
 persons = _META.tables["persons"]
 crosswalk = _META.tables["crosswalk"]
 events = _META.tables["events"]
 models = _META.tables["models"]
+records = _META.tables["records"]
+api_keys = _META.tables["api_keys"]
+audit = _META.tables["audit"]
+watchlists = _META.tables["watchlists"]
+watchlist_entries = _META.tables["watchlist_entries"]
 
 
 # -------------------------------------------------------------- migrations
@@ -172,6 +274,7 @@ def _migrate_v1(conn: Connection) -> None:
 
 MIGRATIONS: Final[tuple[Migration, ...]] = (
     Migration(1, "runs, persons, crosswalk, events, models", _migrate_v1),
+    Migration(2, "records, api_keys, audit (append-only), watchlists, watchlist_entries", _migrate_v2),
 )
 SCHEMA_VERSION: Final = MIGRATIONS[-1].version
 assert [m.version for m in MIGRATIONS] == list(range(1, len(MIGRATIONS) + 1)), (
