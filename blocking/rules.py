@@ -184,8 +184,9 @@ def default_rules() -> tuple[BlockingRule, ...]:
 
     1. ``id`` — the stable ID key, plus the valid single-edit repairs of a
        checksum-failed resident ID: most true pairs share an ID.
-    2. ``id_mask_name`` — first 4 + last 4 ID characters and the Han name: the
-       only way a masked ID (published judgment-debtor lists) meets the full one.
+    2. ``id_mask_surname`` — first 4 + last 4 ID characters and the surname's
+       pinyin: the only way a masked ID (published judgment-debtor lists) meets
+       the full one when the given name has a homophone or a typo.
     3. ``name_dob`` — full pinyin and birth date: catches ID typos beyond repair,
        missing IDs, and homophone/variant characters (pinyin is toneless, and
        pinyin input makes homophones the commonest name typo).
@@ -220,7 +221,7 @@ def default_rules() -> tuple[BlockingRule, ...]:
     """
     return (
         block_on(s.KEY_ID_CANDIDATES, name="id"),
-        block_on(s.KEY_ID_MASK, s.NAME_NORM, name="id_mask_name"),
+        block_on(s.KEY_ID_MASK, s.NAME_SURNAME_PINYIN, name="id_mask_surname"),
         block_on(s.NAME_PINYIN, s.DOB, name="name_dob"),
         block_on(
             s.PHONE_NORM, s.NAME_SURNAME_PINYIN, name="phone_surname", max_block_size=_PHONE_CAP

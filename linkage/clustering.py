@@ -14,6 +14,14 @@ union-find that refuses a union whose result would break a rule.  A violating
 component is therefore cut at its weakest edges and no record is ever dropped.
 The connected components are vectorized (scipy); the replay is a Python loop,
 but only over the edges of violating components.
+
+A record that fits two persons the rules keep apart is linked to neither: when
+one of its edges was refused by a constraint (not the size cap) and weighs
+within ``ambiguity_margin`` bits of its strongest kept edge, nothing says which
+person it belongs to (a record with a name and a birth date only, between two
+people of that name and birthday holding different resident IDs).  Such records
+become singletons, their edges are cut with reason :data:`AMBIGUOUS` (they go to
+clerical review), and the component is replayed without them.
 """
 
 from __future__ import annotations
@@ -35,6 +43,12 @@ log = logging.getLogger(__name__)
 
 CUT_REASON: Final = "cut_reason"
 """Column of :attr:`ClusterResult.cut_edges`: the name of the constraint that refused the edge."""
+
+AMBIGUOUS: Final = "ambiguous"
+"""CUT_REASON of the edges of a record that fits two persons the constraints keep apart."""
+
+DEFAULT_AMBIGUITY_MARGIN: Final = 3.0
+"""Bits: a refused edge this close to a record's strongest kept edge makes the record ambiguous."""
 
 MUST_LINK_RULE: Final = "must_link"
 """The :data:`schema.RULE` value of edges that come from a :class:`MustLink`, not from scoring."""
@@ -445,15 +459,22 @@ def cluster(
     threshold: float,
     constraints: Sequence[Constraint] = default_constraints(),
     max_cluster_size: int = 200,
+    ambiguity_margin: float | None = DEFAULT_AMBIGUITY_MARGIN,
 ) -> ClusterResult:
     """Cluster ``records`` by the pairs of ``scored_pairs`` with MATCH_PROBABILITY >= ``threshold``.
 
     Every record gets a cluster, singletons included.  Components that break a
     constraint or exceed ``max_cluster_size`` (logged as a warning) are cut at
-    their weakest edges; see the module docstring.
+    their weakest edges; records that fit two persons the constraints keep apart
+    (within ``ambiguity_margin`` bits; None: never) stay alone.  See the module
+    docstring.
     """
     if not 0.0 <= threshold <= 1.0:
         raise ConfigError(f"threshold: expected a probability in [0, 1] (got {threshold!r})")
+    if ambiguity_margin is not None and not ambiguity_margin >= 0:
+        raise ConfigError(
+            f"ambiguity_margin: expected a number of bits >= 0 or None (got {ambiguity_margin!r})"
+        )
     if s.ROW_ID not in records.columns:
         raise SchemaError(f"records frame lacks {s.ROW_ID}")
     missing = [
@@ -499,16 +520,20 @@ def cluster(
     reasons = np.full(len(left), -1, dtype=np.int16)  # index into rules of the refusing rule
     broken = 0
     redo = np.unique(np.concatenate(bad)) if bad else np.empty(0, dtype=np.int64)
+    ambiguous = 0
     if len(redo):
-        labels, reasons, broken = _recluster(
-            labels, n_components, redo, edges, rules, bound, reasons
+        labels, reasons, broken, ambiguous = _recluster(
+            labels, n_components, redo, edges, rules, bound, reasons,
+            ambiguity_margin=ambiguity_margin, size_rule=size_rule.name,
         )
+    if ambiguous:
+        log.info("%d record(s) fit two persons the constraints keep apart: left alone", ambiguous)
     return _result(
         records[s.ROW_ID],
         labels,
         edges,
         reasons,
-        [rule.name for rule in rules],
+        [*(rule.name for rule in rules), AMBIGUOUS],
         components=n_components,
         reclustered=len(redo),
         broken=broken,
@@ -572,8 +597,15 @@ def _recluster(
     rules: list[Constraint],
     bound: list[BoundConstraint],
     reasons: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, int]:
-    """Replay the edges of the components in ``redo`` strongest first, refusing bad unions."""
+    *,
+    ambiguity_margin: float | None,
+    size_rule: str,
+) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """Replay the edges of the components in ``redo`` strongest first, refusing bad unions.
+
+    Returns the new labels, the refusing rule per edge (``len(rules)`` for
+    :data:`AMBIGUOUS`), the number of components broken and of ambiguous records.
+    """
     in_redo = np.zeros(n_components, dtype=bool)
     in_redo[redo] = True
     rows = np.flatnonzero(in_redo[labels])
@@ -589,56 +621,142 @@ def _recluster(
     row_r = edges[s.ROW_R].to_numpy()[edge_ids]
     # must-links first, then strongest first; row ids break ties deterministically
     order = np.lexsort((row_r, row_l, -weight, ~must))
-    edge_ids = edge_ids[order]
-    must = must[order]
+    edge_ids, must, weight = edge_ids[order], must[order], weight[order]
+    ends_l = local[left_all[edge_ids]]
+    ends_r = local[right_all[edge_ids]]
+    replay = _Replay(rules, bound, rows, size_rule=size_rule)
 
-    parent = list(range(len(rows)))
-    checks = []
-    for rule, rule_bound in zip(rules, bound):
-        states = rule_bound.initial_states(rows)
-        # a rule with nothing to say about any of these records cannot refuse a union
-        if any(state is not None for state in states):
-            checks.append((rule, rule_bound, states))
+    roots, refused, torn_l, torn_r = replay.run(edge_ids, ends_l, ends_r, must, skip=None)
+    n_ambiguous = 0
+    if ambiguity_margin is not None:
+        alone = _ambiguous(roots, ends_l, ends_r, weight, must, torn_l, torn_r, ambiguity_margin)
+        n_ambiguous = int(alone.sum())
+        if n_ambiguous:
+            skip = alone[ends_l] | alone[ends_r]
+            roots, refused, _, _ = replay.run(edge_ids, ends_l, ends_r, must, skip=skip)
+            refused[skip] = len(rules)
+    reasons[edge_ids] = refused
 
-    def find(x: int) -> int:
-        root = x
-        while parent[root] != root:
-            root = parent[root]
-        while parent[x] != root:
-            parent[x], x = root, parent[x]
-        return root
-
-    rule_number = {rule.name: i for i, rule in reversed(list(enumerate(rules)))}
-    ends_l = local[left_all[edge_ids]].tolist()
-    ends_r = local[right_all[edge_ids]].tolist()
-    for k, a, b, forced in zip(edge_ids.tolist(), ends_l, ends_r, must.tolist()):
-        ra, rb = find(a), find(b)
-        if ra == rb:
-            continue
-        refused = -1
-        for rule, rule_bound, state in checks:
-            if (rule.binds_must_link or not forced) and not rule_bound.allows(state[ra], state[rb]):
-                refused = rule_number[rule.name]
-                break
-        if refused >= 0:
-            reasons[k] = refused
-            if forced:
-                log.warning(
-                    "a must-link pair conflicts with constraint %s; not linked", rules[refused].name
-                )
-            continue
-        parent[rb] = ra
-        for _, rule_bound, state in checks:
-            state[ra] = rule_bound.merge(state[ra], state[rb])
-            state[rb] = None
-
-    roots = np.fromiter((find(i) for i in range(len(rows))), dtype=np.int64, count=len(rows))
     old = labels[rows]
     labels = labels.copy()
     labels[rows] = n_components + roots
     pieces = pl.DataFrame({"old": old, "new": labels[rows]}).unique().group_by("old").len()
     broken = int((pieces["len"] > 1).sum())
-    return labels, reasons, broken
+    return labels, reasons, broken, n_ambiguous
+
+
+def _ambiguous(
+    roots: np.ndarray,
+    ends_l: np.ndarray,
+    ends_r: np.ndarray,
+    weight: np.ndarray,
+    must: np.ndarray,
+    torn_l: np.ndarray,
+    torn_r: np.ndarray,
+    margin: float,
+) -> np.ndarray:
+    """Per local row: its own fields fit the far side of a refused edge almost as strong as its
+    strongest kept edge (``torn_l``/``torn_r``: the refusal was about the clusters, not the
+    record, whose own ID would have been allowed there)."""
+    n = len(roots)
+    kept = roots[ends_l] == roots[ends_r]
+    best_kept = np.full(n, -np.inf)
+    best_cut = np.full(n, -np.inf)
+    np.maximum.at(best_kept, ends_l[kept], weight[kept])
+    np.maximum.at(best_kept, ends_r[kept], weight[kept])
+    np.maximum.at(best_cut, ends_l[torn_l], weight[torn_l])
+    np.maximum.at(best_cut, ends_r[torn_r], weight[torn_r])
+    pinned = np.zeros(n, dtype=bool)  # a steward's must-link settles where a record belongs
+    pinned[ends_l[must]] = True
+    pinned[ends_r[must]] = True
+    # only a record attached somewhere can be attached to the wrong person
+    attached = np.isfinite(best_kept)
+    return attached & np.isfinite(best_cut) & (best_cut >= best_kept - margin) & ~pinned
+
+
+class _Replay:
+    """Kruskal replay of a set of edges into a union-find that asks the constraints first."""
+
+    def __init__(
+        self,
+        rules: list[Constraint],
+        bound: list[BoundConstraint],
+        rows: np.ndarray,
+        *,
+        size_rule: str,
+    ) -> None:
+        self._rules, self._bound, self._rows = rules, bound, rows
+        self._size_rule = size_rule
+        self._number = {rule.name: i for i, rule in reversed(list(enumerate(rules)))}
+
+    def run(
+        self,
+        edge_ids: np.ndarray,
+        ends_l: np.ndarray,
+        ends_r: np.ndarray,
+        must: np.ndarray,
+        *,
+        skip: np.ndarray | None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Roots per local row; per edge the index of the rule that refused it (or -1), and
+        whether each end's own record would have been allowed into the other end's cluster
+        when a constraint (not the size cap) refused the edge."""
+        n = len(self._rows)
+        parent = list(range(n))
+        checks = []
+        for rule, rule_bound in zip(self._rules, self._bound):
+            states = rule_bound.initial_states(self._rows)
+            # a rule with nothing to say about any of these records cannot refuse a union
+            if any(state is not None for state in states):
+                checks.append((rule, rule_bound, states, list(states)))
+        constraints = [c for c in checks if c[0].name != self._size_rule]
+
+        def fits(record: int, root: int) -> bool:
+            return all(b.allows(initial[record], state[root]) for _, b, state, initial in constraints)
+
+        def find(x: int) -> int:
+            root = x
+            while parent[root] != root:
+                root = parent[root]
+            while parent[x] != root:
+                parent[x], x = root, parent[x]
+            return root
+
+        refused_by = np.full(len(edge_ids), -1, dtype=np.int16)
+        torn_l = np.zeros(len(edge_ids), dtype=bool)
+        torn_r = np.zeros(len(edge_ids), dtype=bool)
+        skipped = skip.tolist() if skip is not None else [False] * len(edge_ids)
+        for k, (a, b, forced, skipping) in enumerate(
+            zip(ends_l.tolist(), ends_r.tolist(), must.tolist(), skipped)
+        ):
+            if skipping:
+                continue
+            ra, rb = find(a), find(b)
+            if ra == rb:
+                continue
+            refused = -1
+            for rule, rule_bound, state, _ in checks:
+                if (rule.binds_must_link or not forced) and not rule_bound.allows(
+                    state[ra], state[rb]
+                ):
+                    refused = self._number[rule.name]
+                    break
+            if refused >= 0:
+                refused_by[k] = refused
+                if self._rules[refused].name != self._size_rule:
+                    torn_l[k], torn_r[k] = fits(a, rb), fits(b, ra)
+                if forced:
+                    log.warning(
+                        "a must-link pair conflicts with constraint %s; not linked",
+                        self._rules[refused].name,
+                    )
+                continue
+            parent[rb] = ra
+            for _, rule_bound, state, _ in checks:
+                state[ra] = rule_bound.merge(state[ra], state[rb])
+                state[rb] = None
+        roots = np.fromiter((find(i) for i in range(n)), dtype=np.int64, count=n)
+        return roots, refused_by, torn_l, torn_r
 
 
 def _result(

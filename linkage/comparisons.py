@@ -44,7 +44,6 @@ from normalizers import schema as s
 from normalizers.errors import ConfigError, SchemaError
 from normalizers.reasons import Reason
 
-_LEGACY = Reason.ID_LEGACY_15_UPGRADED.value
 
 NULL_LEVEL = "null"
 """Label of level 0 in every comparison: no information, weight 0."""
@@ -199,12 +198,15 @@ class IdComparison(ComparisonDefaults):
     checksum-failed ID has the other's number among its single-edit repairs, or
     both have a repair in common); ``mask_compatible`` (a masked or
     Excel-truncated ID agrees with the other on every position visible in both,
-    at least ``min_mask_overlap`` of them); ``different_same_kind`` (two valid
-    numbers of a kind a person holds only one of, differing: strong evidence of
-    different persons, unless a number was upgraded from 15 digits, which have
-    no check digit, or its own record contradicts it, as a guardian's ID does);
+    at least ``min_mask_overlap`` of them; a valid number ending in ``000`` counts
+    as truncated too, since one truncation in eleven passes the check);
+    ``different_same_kind`` (two valid numbers of a kind a person holds only one
+    of, differing: strong evidence of different persons, unless a number no check
+    character verified (a 15-digit upgrade, a 2017 permanent-residence ID) differs
+    by a typo's worth, or its own record contradicts it, as a guardian's ID does);
     ``different`` (anything else of one kind, e.g. two passports).  Documents of
-    different kinds (a resident ID beside a passport) are not compared: null.
+    different kinds (a resident ID beside a passport) or generations (a 2017 and a
+    2023 permanent-residence ID) are not compared: null.
     """
 
     name: str = "id"
@@ -248,6 +250,7 @@ class IdComparison(ComparisonDefaults):
             s.ID_MASK_PATTERN,
             s.ID_REPAIRS,
             s.ID_OWN,
+            s.ID_CHECKED,
         )
 
     @property
@@ -278,10 +281,24 @@ class IdComparison(ComparisonDefaults):
             # the record's own birth date is a generation from its ID's: a guardian's number
             return side(s.ID_KEY).is_not_null() & side(s.ID_OWN).is_null()
 
+        def truncated(side: Any) -> pl.Expr:
+            # a valid number ending in 000 may be a spreadsheet's truncation that passes the check
+            number = side(s.ID_NORM)
+            return (number.str.len_chars() == self._PATTERN_LENGTH) & number.str.ends_with("000")
+
         def pattern(side: Any) -> pl.Expr:
             number = side(s.ID_NORM)
-            full = pl.when(number.str.len_chars() == self._PATTERN_LENGTH).then(number)
+            full = (
+                pl.when(truncated(side))
+                .then(number.str.slice(0, self._PATTERN_LENGTH - 3) + "***")
+                .when(number.str.len_chars() == self._PATTERN_LENGTH)
+                .then(number)
+            )
             return pl.coalesce(side(s.ID_MASK_PATTERN), full)
+
+        def unchecked(side: Any) -> pl.Expr:
+            # a number no check character verified: a 15->18 upgrade, a 2017 permanent-residence ID
+            return side(s.ID_KEY).is_not_null() & side(s.ID_CHECKED).is_null()
 
         f = flags(
             frame,
@@ -289,20 +306,30 @@ class IdComparison(ComparisonDefaults):
             exact=both_equal(s.ID_KEY),
             conflicting=conflicting(left) | conflicting(right),
             repairs=has_items(left(s.ID_REPAIRS)) | has_items(right(s.ID_REPAIRS)),
-            masked=left(s.ID_MASK_PATTERN).is_not_null() | right(s.ID_MASK_PATTERN).is_not_null(),
+            masked=(
+                left(s.ID_MASK_PATTERN).is_not_null()
+                | right(s.ID_MASK_PATTERN).is_not_null()
+                | truncated(left)
+                | truncated(right)
+            ),
             same_kind=(
                 left(s.ID_KEY).is_not_null()
                 & right(s.ID_KEY).is_not_null()
                 & (left(s.ID_KIND) == right(s.ID_KIND))
                 & left(s.ID_KIND).is_in(list(self.exclusive_kinds))
             ),
-            other_kind=(left(s.ID_KIND) != right(s.ID_KIND)).fill_null(False),
+            # another kind of document, or another generation of one (a 2017 and a 2023
+            # permanent-residence ID: the same holder has both)
+            other_kind=(
+                (left(s.ID_KIND) != right(s.ID_KIND))
+                | (left(s.ID_NORM).str.len_chars() != right(s.ID_NORM).str.len_chars())
+            ).fill_null(False),
             # A number upgraded from 15 digits has no check digit to catch a typo, so one that
             # differs from the other by a typo's worth (a digit, a transposition) proves little;
             # nor does a number its own record contradicts, which may be a guardian's.
             weak=(
                 (
-                    ((left(s.ID_REASON) == _LEGACY) | (right(s.ID_REASON) == _LEGACY))
+                    (unchecked(left) | unchecked(right))
                     & (_positions_differing(left(s.ID_NORM), right(s.ID_NORM)) <= 2)
                 )
                 | conflicting(left)
@@ -339,7 +366,7 @@ class IdComparison(ComparisonDefaults):
             level[idx[compatible]] = at["mask_compatible"]
 
         undecided = level < 0
-        level[undecided & f["same_kind"] & ~f["weak"]] = at["different_same_kind"]
+        level[undecided & f["same_kind"] & ~f["weak"] & ~f["other_kind"]] = at["different_same_kind"]
         # A resident ID beside a passport says nothing: people hold several kinds of document.
         level[(level < 0) & f["other_kind"]] = 0
         level[level < 0] = at["different"]

@@ -8,6 +8,8 @@ record by composing the scalar normalizers; a property test holds the two equal.
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -28,6 +30,10 @@ from normalizers.sex import normalize_sex, sex_columns
 
 Progress = Callable[[str], None]
 """Called with a field name when that field's normalization starts."""
+
+_CHECKED_FORM = r"^[0-9]{17}[0-9X]$"
+_CHECKED_FORM_RE = re.compile(_CHECKED_FORM)
+_TRUNCATED_TAIL = "000"
 
 GUARDIAN_YEAR_GAP = 10
 """Years between a record's own birth date and its ID's from which the ID is taken for a
@@ -132,11 +138,41 @@ def _best_values(name_keys: pl.Series) -> list[pl.Expr | pl.Series]:
     return [
         pl.coalesce(s.BIRTH_DATE_NORM, s.ID_BIRTH_DATE).alias(s.DOB),
         pl.coalesce(s.SEX_NORM, s.ID_SEX).alias(s.SEX_BEST),
-        own_id_expr(),
-        pl.when(pl.col(s.ID_REASON) == Reason.ID_LEGACY_15_UPGRADED.value).then(None)
-        .otherwise(own_id_expr()).alias(s.ID_CHECKED),
+        *own_id_exprs(),
         name_keys,
     ]
+
+
+def own_id_exprs() -> list[pl.Expr]:
+    """ID_OWN and ID_CHECKED from the ID and date columns (also for frames built by hand)."""
+    return [own_id_expr(), pl.when(checked_id_expr()).then(own_id_expr()).alias(s.ID_CHECKED)]
+
+
+def checked_id_expr() -> pl.Expr:
+    """Whether ID_NORM's own check character verified it, so "one person, one number" may trust it.
+
+    Only the 18-character GB 11643 forms carry a check character (resident IDs,
+    residence permits, 2023 permanent-residence IDs); a 15->18 upgrade computed
+    its check and cannot catch a typo; and a number ending in ``000`` may be a
+    spreadsheet's truncation whose remaining digits happen to pass the check
+    (one in eleven do).
+    """
+    number = pl.col(s.ID_NORM)
+    return (
+        number.str.contains(_CHECKED_FORM)
+        & ~number.str.ends_with(_TRUNCATED_TAIL)
+        & (pl.col(s.ID_REASON) != Reason.ID_LEGACY_15_UPGRADED.value)
+    ).fill_null(False)
+
+
+def is_checked_id(norm: str | None, reason: Reason) -> bool:
+    """Scalar :func:`checked_id_expr`."""
+    return (
+        norm is not None
+        and _CHECKED_FORM_RE.fullmatch(norm) is not None
+        and not norm.endswith(_TRUNCATED_TAIL)
+        and reason is not Reason.ID_LEGACY_15_UPGRADED
+    )
 
 
 def own_id_expr() -> pl.Expr:
@@ -247,7 +283,7 @@ def normalize_record(
         and abs(d.value.year - i.birth_date.year) >= GUARDIAN_YEAR_GAP
     )
     out[s.ID_OWN] = None if guardian else i.key
-    out[s.ID_CHECKED] = None if i.reason is Reason.ID_LEGACY_15_UPGRADED else out[s.ID_OWN]
+    out[s.ID_CHECKED] = out[s.ID_OWN] if is_checked_id(i.norm, i.reason) else None
     out[s.NAME_KEYS] = list(dict.fromkeys(([n.pinyin] if n.pinyin else []) + list(ln.keys)))
     usable = bool(i.key or i.mask_pattern or i.repairs or n.norm or ln.norm or ln.keys)
     if raw[s.SOURCE] is None or raw[s.RECORD_ID] is None:

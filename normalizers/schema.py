@@ -87,9 +87,9 @@ SEX_BEST: Final = "sex_best"        # "M"/"F": sex_norm, else the ID's sex
 NAME_KEYS: Final = "name_keys"      # list[str]: name_pinyin plus name_latin_keys, for Han-vs-Latin matching
 ID_OWN: Final = "id_own"            # id_key, unless the record's own birth date is a generation away from
                                     # the ID's: then the number is a parent's or guardian's, not the holder's
-ID_CHECKED: Final = "id_checked"    # id_own, if its own check character verified it (not a 15->18
-                                    # upgrade, whose computed check cannot catch a typo): the ID clustering
-                                    # constraints trust ("one person, one resident ID")
+ID_CHECKED: Final = "id_checked"    # id_own, if its own check character verified it (an 18-character
+                                    # GB 11643 form, not a 15->18 upgrade, not ending in 000 as a spreadsheet's
+                                    # truncation may): the ID clustering constraints trust ("one person, one ID")
 
 # whole record
 RECORD_REASON: Final = "record_reason"  # null when linkable, else a rejecting Reason

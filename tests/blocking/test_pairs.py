@@ -260,7 +260,12 @@ def test_default_rules_on_normalized_records() -> None:
                 s.NAME_KEYS: ["zhang wei"],
             },
             # 2: court list, masked ID
-            {s.ID_KIND: "RESIDENT", s.ID_MASK_PATTERN: "110101********1233", s.NAME_NORM: "张伟"},
+            {
+                s.ID_KIND: "RESIDENT",
+                s.ID_MASK_PATTERN: "110101********1233",
+                s.NAME_NORM: "张伟",
+                s.NAME_SURNAME_PINYIN: "zhang",
+            },
             # 3: passport record: romanized name only
             {s.NAME_KEYS: ["zhang wei", "wei zhang"], s.DOB: born},
             # 4: phone and surname only, given name misspelt
@@ -284,7 +289,7 @@ def test_default_rules_on_normalized_records() -> None:
     result = generate_pairs(records)  # keys derived on the fly
     assert pair_set(result) == {
         (0, 1): "id",
-        (0, 2): "id_mask_name",
+        (0, 2): "id_mask_surname",
         (0, 3): "name_keys_dob",
         (0, 4): "phone_surname",
         (0, 6): "rare_name",

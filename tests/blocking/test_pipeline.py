@@ -37,7 +37,7 @@ def test_raw_records_to_pairs() -> None:
     assert records[s.RECORD_REASON].to_list()[-1] is not None
     result = generate_pairs(records)
     pairs = {(l, r): rule for l, r, rule in result.pairs.iter_rows()}
-    assert pairs[(0, 1)] == "id_mask_name"
+    assert pairs[(0, 1)] == "id_mask_surname"
     assert pairs[(0, 2)] == "id"
     assert pairs[(0, 3)] == "name_keys_dob"
     assert pairs[(0, 4)] == "id"

@@ -137,7 +137,7 @@ def test_default_rules() -> None:
     names = [r.name for r in rules]
     assert names == [
         "id",
-        "id_mask_name",
+        "id_mask_surname",
         "name_dob",
         "phone_surname",
         "name_keys_dob",

@@ -13,6 +13,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from linkage.clustering import (
+    AMBIGUOUS,
     CUT_REASON,
     MUST_LINK_RULE,
     CannotLink,
@@ -139,9 +140,30 @@ def test_constraints_are_per_id_kind() -> None:
 
 def test_three_ids_in_a_star_leave_each_id_alone() -> None:
     data = records({B: ("RESIDENT", "1"), C: ("RESIDENT", "2"), D: ("RESIDENT", "3")})
-    result = cluster(data, pairs((A, B, 9), (A, C, 7), (A, D, 8), (D, E, 20)), threshold=0.5)
+    star = pairs((A, B, 12), (A, C, 7), (A, D, 8), (D, E, 20))
+    result = cluster(data, star, threshold=0.5)
     assert groups(result) == {frozenset({A, B}), frozenset({C}), frozenset({D, E})}
     assert result.cut_edges.height == 2 and result.components_broken == 1
+
+
+def test_record_between_two_persons_is_left_alone() -> None:
+    """A record without an ID, as like one person as the other, is given to neither."""
+    data = records({B: ("RESIDENT", "1"), C: ("RESIDENT", "2"), D: ("RESIDENT", "3")})
+    star = pairs((A, B, 9), (A, C, 7), (A, D, 8), (D, E, 20))
+    result = cluster(data, star, threshold=0.5)
+    assert groups(result) == {frozenset({A}), frozenset({B}), frozenset({C}), frozenset({D, E})}
+    assert set(result.cut_edges[CUT_REASON]) == {AMBIGUOUS}
+    # without the ambiguity rule the strongest edge wins
+    old = cluster(data, star, threshold=0.5, ambiguity_margin=None)
+    assert groups(old) == {frozenset({A, B}), frozenset({C}), frozenset({D, E})}
+    with pytest.raises(ConfigError, match="ambiguity_margin"):
+        cluster(data, star, threshold=0.5, ambiguity_margin=-1)
+
+
+def test_record_whose_own_id_rules_out_the_other_person_is_not_ambiguous() -> None:
+    data = records({A: ("RESIDENT", "1"), B: ("RESIDENT", "1"), C: ("RESIDENT", "2")})
+    result = cluster(data, pairs((A, B, 9), (A, C, 8), (C, D, 20)), threshold=0.5)
+    assert groups(result) == {frozenset({A, B}), frozenset({C, D}), frozenset({E})}
 
 
 def test_cannot_link_cuts_a_direct_edge_and_a_chain() -> None:

@@ -24,7 +24,7 @@ from linkage.comparisons import (
     default_comparisons,
 )
 from normalizers import schema as s
-from normalizers.frame import own_id_expr
+from normalizers.frame import own_id_exprs
 from normalizers.errors import ConfigError, SchemaError
 
 RECORD_SCHEMA: dict[str, Any] = {
@@ -33,6 +33,7 @@ RECORD_SCHEMA: dict[str, Any] = {
     s.ID_NORM: pl.String,
     s.ID_KEY: pl.String,
     s.ID_OWN: pl.String,
+    s.ID_CHECKED: pl.String,
     s.ID_REASON: pl.String,
     s.ID_BIRTH_DATE: pl.Date,
     s.ID_SEX: pl.String,
@@ -61,7 +62,7 @@ RECORD_SCHEMA: dict[str, Any] = {
 def records(rows: list[dict[str, Any]]) -> pl.DataFrame:
     """A records frame with every column the comparisons read; row_id = position."""
     full = [{**{c: None for c in RECORD_SCHEMA}, **row, s.ROW_ID: i} for i, row in enumerate(rows)]
-    return pl.DataFrame(full, schema=RECORD_SCHEMA).with_columns(own_id_expr())
+    return pl.DataFrame(full, schema=RECORD_SCHEMA).with_columns(own_id_exprs())
 
 
 def han(
@@ -107,6 +108,13 @@ def level(comparison: Comparison, a: dict[str, Any], b: dict[str, Any]) -> str:
 
 
 # ----------------------------------------------------------------------- id
+
+
+def permanent_resident(number: str) -> dict[str, Any]:
+    """ID columns of a foreigner's permanent-residence ID (2017 or 2023 form)."""
+    return {s.ID_KIND: "FOREIGN_PR", s.ID_NORM: number, s.ID_KEY: f"FOREIGN_PR:{number}",
+            s.ID_REASON: "OK", s.ID_REPAIRS: []}
+
 
 ID_A = "110105198001011234"
 ID_B = "110105198001015678"
@@ -214,6 +222,32 @@ BIRTH_A = dt.date(1980, 1, 1)
             {s.ID_KIND: "PASSPORT", s.ID_NORM: "E87654321", s.ID_KEY: "PASSPORT:E87654321"},
             "different",
             id="two-passports",
+        ),
+        pytest.param(
+            # one truncation in eleven passes the check: a valid number ending in 000 is
+            # compared as a pattern of its first 15 digits
+            resident(ID_A, BIRTH_A, "M"),
+            resident(ID_A[:15] + "000", BIRTH_A, "M"),
+            "mask_compatible",
+            id="truncated-number-passing-the-check",
+        ),
+        pytest.param(
+            permanent_resident("JPN453501070751"),
+            permanent_resident("94539220010707411X"),
+            "null",  # the 2017 card and the 2023 card of one holder
+            id="permanent-residence-id-generations",
+        ),
+        pytest.param(
+            permanent_resident("FRA358694082385"),
+            permanent_resident("FRA353694082385"),
+            "different",  # no check character: a typo's worth of difference proves little
+            id="2017-permanent-residence-id-typo",
+        ),
+        pytest.param(
+            permanent_resident("94539220010707411X"),
+            permanent_resident("945392200107074226"),
+            "different_same_kind",
+            id="two-2023-permanent-residence-ids",
         ),
         pytest.param(
             resident(ID_A, BIRTH_A, "M"),

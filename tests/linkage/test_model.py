@@ -24,7 +24,7 @@ from linkage.em import estimate_u, random_pairs, train, train_supervised
 from linkage.interop import RecordLinkageFeature, agreement, one_hot, to_recordlinkage_features
 from linkage.model import FSModel, comparison_params, explain_pair, score, term_frequencies
 from normalizers import schema as s
-from normalizers.frame import own_id_expr
+from normalizers.frame import own_id_exprs
 from normalizers.errors import ConfigError, SchemaError
 
 COMPARISONS = default_comparisons()
@@ -215,7 +215,7 @@ def person(
 
 def records(rows: list[dict[str, Any]]) -> pl.DataFrame:
     data = [{**{c: None for c in RECORD_SCHEMA}, **row, s.ROW_ID: i} for i, row in enumerate(rows)]
-    return pl.DataFrame(data, schema=RECORD_SCHEMA).with_columns(own_id_expr())
+    return pl.DataFrame(data, schema=RECORD_SCHEMA).with_columns(own_id_exprs())
 
 
 def pairs(lefts: list[int], rights: list[int]) -> pl.DataFrame:

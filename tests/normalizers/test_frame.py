@@ -75,3 +75,27 @@ def test_record_reason_latin_names(
     frame = normalize_frame(pl.DataFrame([record], schema={c: pl.String for c in s.RAW_COLUMNS}))
     assert frame[s.RECORD_REASON].to_list() == [reason]
     assert normalize_record(record)[s.RECORD_REASON] == reason
+
+
+@pytest.mark.parametrize(
+    ("number", "checked"),
+    [
+        pytest.param("110105198001011234", False, id="checksum-fails"),
+        pytest.param("110105198001011238", None, id="valid-resident"),
+        pytest.param("110105198001011000", False, id="valid-but-ends-000-like-a-truncation"),
+        pytest.param("110105800101123", False, id="legacy-15-upgraded"),
+        pytest.param("JPN453501070751", False, id="2017-permanent-residence-id-has-no-check"),
+    ],
+)
+def test_id_checked_trusts_only_check_verified_numbers(number: str, checked: bool | None) -> None:
+    """ID_CHECKED (what "one person, one ID" trusts) holds only numbers their check character verified."""
+    raw = pl.DataFrame(
+        [{s.SOURCE: "a", s.RECORD_ID: "1", s.NAME: "张三", s.ID_NUMBER: number}],
+        schema={c: pl.String for c in s.RAW_COLUMNS},
+    )
+    row = normalize_frame(raw).row(0, named=True)
+    if checked is None:  # whichever valid number it is, it is trusted
+        checked = row[s.ID_KEY] is not None
+        assert checked, f"{number} should be valid"
+    assert (row[s.ID_CHECKED] is not None) is checked
+    assert row[s.ID_CHECKED] == normalize_record(raw.row(0, named=True))[s.ID_CHECKED]
