@@ -324,17 +324,6 @@ class IdComparison(ComparisonDefaults):
                 (left(s.ID_KIND) != right(s.ID_KIND))
                 | (left(s.ID_NORM).str.len_chars() != right(s.ID_NORM).str.len_chars())
             ).fill_null(False),
-            # A number upgraded from 15 digits has no check digit to catch a typo, so one that
-            # differs from the other by a typo's worth (a digit, a transposition) proves little;
-            # nor does a number its own record contradicts, which may be a guardian's.
-            weak=(
-                (
-                    (unchecked(left) | unchecked(right))
-                    & (_positions_differing(left(s.ID_NORM), right(s.ID_NORM)) <= 2)
-                )
-                | conflicting(left)
-                | conflicting(right)
-            ),
         )
         at = {label: i for i, label in enumerate(self.levels)}
         level = np.full(frame.height, -1, dtype=np.int8)  # -1: not decided yet
@@ -365,8 +354,19 @@ class IdComparison(ComparisonDefaults):
             ).to_numpy()
             level[idx[compatible]] = at["mask_compatible"]
 
-        undecided = level < 0
-        level[undecided & f["same_kind"] & ~f["weak"] & ~f["other_kind"]] = at["different_same_kind"]
+        # Two numbers of one exclusive kind differ: strong evidence apart, unless a number no
+        # check character verified differs from the other by a typo's worth (a digit, a
+        # transposition), or its own record contradicts it (it may be a guardian's).  The
+        # character-by-character count runs on these pairs only.
+        apart = (level < 0) & f["same_kind"] & ~f["other_kind"] & ~f["conflicting"]
+        idx, sub = rows(frame, apart, (s.ID_KEY, s.ID_CHECKED, s.ID_NORM))
+        if idx.size:
+            near = flags(
+                sub,
+                near=(unchecked(left) | unchecked(right))
+                & (_positions_differing(left(s.ID_NORM), right(s.ID_NORM)) <= 2),
+            )["near"]
+            level[idx[~near]] = at["different_same_kind"]
         # A resident ID beside a passport says nothing: people hold several kinds of document.
         level[(level < 0) & f["other_kind"]] = 0
         level[level < 0] = at["different"]
