@@ -39,7 +39,7 @@ from linkage.config import JobConfig
 from linkage.em import train
 from linkage.io import concat_sources, read_source
 from linkage.model import FSModel, score
-from linkage.presets import preset_comparisons, preset_rules
+from linkage.presets import preset_comparisons, rules_for_config
 from linkage.store import IdentityStore
 from normalizers import schema as s
 from normalizers.errors import LinkageError
@@ -160,7 +160,7 @@ def run_job(
         st.done(f"{linkable.height:,} linkable, {rejects.height:,} rejected")
 
     with stage("block") as st:
-        block_rules = tuple(rules) if rules is not None else _rules_from_config(config)
+        block_rules = tuple(rules) if rules is not None else rules_for_config(config)
         keyed = add_blocking_keys(records, columns=_key_columns(block_rules))
         blocked = generate_pairs(keyed, block_rules)
         pairs = blocked.pairs
@@ -208,6 +208,7 @@ def run_job(
                     run_id,
                     crosswalk.select(s.SOURCE, s.RECORD_ID, s.PERSON_ID, s.MATCH_PROBABILITY, s.ID_KEY),
                     persons, events, model.to_json(),
+                    records_frame=linkable.select(pl.col(c).cast(pl.String) for c in s.RAW_COLUMNS),
                 )
                 store.finish_run(run_id)
             except BaseException:
@@ -271,12 +272,6 @@ def _key_columns(rules: Sequence[BlockingRule]) -> set[str] | None:
     if not all(hasattr(rule, "columns") for rule in rules):
         return None
     return {column for rule in rules for column in rule.columns}
-
-
-def _rules_from_config(config: JobConfig) -> tuple[BlockingRule, ...]:
-    if config.blocking is None:
-        return preset_rules(config.preset)
-    return tuple(BlockingRule.from_dict(rule.model_dump()) for rule in config.blocking)
 
 
 def _persons(records: pl.DataFrame, crosswalk: pl.DataFrame) -> pl.DataFrame:

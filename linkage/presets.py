@@ -22,7 +22,7 @@ from linkage.comparisons import (
     ExactComparison,
     default_comparisons,
 )
-from linkage.config import Preset
+from linkage.config import JobConfig, Preset
 from linkage.latin import DocumentComparison, LatinNameComparison, TextComparison
 from normalizers import schema as s
 from normalizers.errors import ConfigError
@@ -34,6 +34,7 @@ __all__ = [
     "latin_comparisons",
     "preset_comparisons",
     "preset_rules",
+    "rules_for_config",
 ]
 
 PRESETS: Final[tuple[str, ...]] = get_args(Preset)
@@ -58,6 +59,17 @@ def latin_comparisons() -> tuple[Comparison, ...]:
 def preset_rules(preset: str) -> tuple[BlockingRule, ...]:
     """The blocking rules of ``preset``."""
     return latin_rules() if _checked(preset) == "latin" else default_rules()
+
+
+def rules_for_config(config: JobConfig) -> tuple[BlockingRule, ...]:
+    """The blocking rules a job runs with: its own ``[[blocking]]`` rules, else its preset's.
+
+    The batch job and the resolve service both call this, so the service blocks
+    new records exactly as the run that built the store did.
+    """
+    if config.blocking is None:
+        return preset_rules(config.preset)
+    return tuple(BlockingRule.from_dict(rule.model_dump()) for rule in config.blocking)
 
 
 def preset_comparisons(preset: str) -> tuple[Comparison, ...]:

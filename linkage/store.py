@@ -19,7 +19,7 @@ its own ``schema``).  Tables of schema version 1::
 
 Schema version 2 adds what the resolve-identity service needs::
 
-    records            (source, record_id) PK, the raw canonical fields, run_id (last writer)
+    records            (source, record_id) PK, the raw canonical fields, run_id (see below)
     api_keys           key_id PK, name (unique), key_hash (sha256 hex, unique), roles (JSON list),
                        created_at, revoked_at
     audit              audit_id PK, at (indexed), key_name, method, endpoint, purpose, input_hash,
@@ -32,6 +32,15 @@ The crosswalk keeps every record ever seen (lineage); the records of the latest
 saved run (``last_seen_run`` = that run) are the previous state the next run
 reconciles with.  Person rows are never deleted: merged and retired IDs stay,
 so an ID is never issued twice and a merged ID resolves to its survivor.
+``records`` holds the raw canonical fields of every linked record (upserted by
+each run and by the service's ingest; ``run_id`` is the run that first wrote the
+row or last changed its fields), so the service can re-normalize and compare
+against them without the batch job's input files (:meth:`IdentityStore.load_records`).
+
+The resolve-identity service writes between batch runs with
+:meth:`IdentityStore.apply_ingest`: new records' crosswalk rows are stamped with
+the latest saved run (``run_id`` = ``first_seen_run`` = ``last_seen_run``), so
+the next batch run reconciles with them as if that run had produced them.
 
 Migrations: :data:`MIGRATIONS` is the ordered list of schema changes; opening a
 store applies the missing ones, each in one transaction with its schema_meta
@@ -46,9 +55,16 @@ column on them must also be written by ``_crosswalk_select``/``_persons_select``
 Bulk writes stage rows in a temporary table (COPY on PostgreSQL via psycopg,
 else executemany in chunks), then rebuild the crosswalk and persons tables from
 the old rows and the staged ones with one ``INSERT ... SELECT`` each, creating
-their secondary indexes afterwards: all in one transaction, which readers see
-atomically.  Only one batch run may write at a time.  Full ID numbers are stored
-(this is the identity store) but never logged.
+their secondary indexes afterwards, and upsert the records table set-based
+(SQLite: one ``INSERT ... SELECT ... ON CONFLICT DO UPDATE``; PostgreSQL: one
+``UPDATE ... FROM`` and one ``INSERT ... SELECT`` of the new keys, faster there;
+rows whose fields did not change are not rewritten): all in one transaction,
+which readers see atomically.  Large reads go through COPY on PostgreSQL and
+the sqlite3 cursor on SQLite.  ``save_run`` logs the seconds of each phase (the
+``phases`` attribute of its "run saved" log record; ``benchmarks/store_bench.py``
+prints them).  Only one batch run may write at a time; writers take SQLite's
+write lock when they begin.  Full ID numbers are stored (this is the identity
+store) but never logged.
 """
 
 from __future__ import annotations
@@ -58,7 +74,8 @@ import json
 import logging
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -211,6 +228,7 @@ def _tables_v2(metadata: sa.MetaData) -> None:
 
 
 _APPEND_ONLY: Final = "audit is append-only"
+_IMMEDIATE: Final = "linkage_begin_immediate"  # execution option: SQLite BEGIN IMMEDIATE
 
 
 def _migrate_v2(conn: Connection) -> None:
@@ -312,6 +330,19 @@ _stage_keys = sa.Table(
     prefixes=["TEMPORARY"],
 )
 
+RECORD_FIELDS: Final[tuple[str, ...]] = tuple(c for c in s.RAW_COLUMNS if c not in s.KEY_COLUMNS)
+"""The records table's raw fields besides its key (all text)."""
+
+# no key: rows are checked unique before they are staged, and the upsert reads it once in order
+_stage_records = sa.Table(
+    "_stage_records",
+    _STAGE_META,
+    sa.Column(s.SOURCE, sa.String),
+    sa.Column(s.RECORD_ID, sa.String),
+    *(sa.Column(c, sa.Text) for c in RECORD_FIELDS),
+    prefixes=["TEMPORARY"],
+)
+
 # persons frame column (pipeline) -> persons table column
 PERSON_COLUMNS: Final[Mapping[str, str]] = {
     s.NAME_NORM: "name",
@@ -339,12 +370,58 @@ class StoredModel:
     model_json: str
 
 
+@dataclass(frozen=True, slots=True)
+class IngestBatch:
+    """What the service's ingest decided for one request (see :meth:`IdentityStore.apply_ingest`).
+
+    ``records``: SOURCE, RECORD_ID and the raw canonical columns of the ingested
+    records.  ``crosswalk``: SOURCE, RECORD_ID, PERSON_ID, optionally
+    MATCH_PROBABILITY and ID_KEY.  ``new_persons``: PERSON_ID and any of
+    :data:`PERSON_COLUMNS` for the persons this batch creates.  ``merges``:
+    ``(merged_away_id, survivor_id)`` pairs.  ``events``: an events frame of
+    :mod:`linkage.identities` (CREATE for new persons, MERGE for merges).
+    """
+
+    records: pl.DataFrame
+    crosswalk: pl.DataFrame
+    new_persons: pl.DataFrame | None = None
+    merges: Sequence[tuple[str, str]] = ()
+    events: pl.DataFrame | None = None
+
+
+class _Laps:
+    """Wall seconds per named phase: each call closes the phase running since the previous one.
+
+    ``cpu`` holds this process's CPU seconds per phase alongside: on a busy
+    machine, or while the database server works, the two tell waiting from working.
+    """
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
+        self._mark = self._start = time.perf_counter()
+        self._cpu_mark = time.process_time()
+
+    def __call__(self, phase: str) -> None:
+        now, cpu = time.perf_counter(), time.process_time()
+        self.seconds[phase] = self.seconds.get(phase, 0.0) + now - self._mark
+        self.cpu[phase] = self.cpu.get(phase, 0.0) + cpu - self._cpu_mark
+        self._mark, self._cpu_mark = now, cpu
+
+    @property
+    def total(self) -> float:
+        return self._mark - self._start
+
+    def __str__(self) -> str:
+        return ", ".join(f"{phase} {seconds:.2f}" for phase, seconds in self.seconds.items())
+
+
 def mask_id_expr(column: str) -> pl.Expr:
     """Vectorized :func:`normalizers.masking.mask_id`: first 6 and last 4 characters of long IDs."""
     n = pl.col(column).str.len_chars()
     head = pl.when(n >= 14).then(6).when(n >= 8).then(2).when(n >= 4).then(1).otherwise(0)
     tail = pl.when(n >= 14).then(4).when(n >= 8).then(2).when(n >= 4).then(1).otherwise(0)
-    middle = pl.col(column).str.slice(head, n - head - tail).str.replace_all(r"(?s).", "*")
+    middle = pl.lit("").str.pad_end(n - head - tail, "*")  # a regex per character is far slower
     return pl.concat_str(
         pl.col(column).str.slice(0, head), middle, pl.col(column).str.slice(n - tail, tail)
     )
@@ -517,22 +594,109 @@ class IdentityStore:
         if latest is None:
             return pl.DataFrame(schema=schema)
         query = sa.select(*columns).where(crosswalk.c.last_seen_run == latest)
-        if self._copy:
-            return self._copy_out(query, schema)
-        return self._frame(query, schema=schema)
+        return self._read(query, schema)
 
-    def _copy_out(self, query: sa.Select[Any], schema: Mapping[str, Any]) -> pl.DataFrame:
-        """Read a query of string columns through PostgreSQL's COPY (far faster than fetching)."""
-        sql = str(
-            query.compile(dialect=self._engine.dialect, compile_kwargs={"literal_binds": True})
+    def load_records(self) -> pl.DataFrame:
+        """Every record whose crosswalk person is active, with its raw fields, in key order.
+
+        Columns ``s.RAW_COLUMNS`` (all text), PERSON_ID and MATCH_PROBABILITY:
+        what the resolve-identity service indexes at start-up.  Records saved
+        without raw fields (before schema version 2) are left out.
+        """
+        text = {c: pl.String for c in s.RAW_COLUMNS}
+        links = {
+            s.SOURCE: pl.String,
+            s.RECORD_ID: pl.String,
+            s.PERSON_ID: pl.String,
+            s.MATCH_PROBABILITY: pl.Float64,
+        }
+        # three scans joined here: on SQLite a million index lookups per joined table cost
+        # more than the scans, and PostgreSQL gains nothing from joining them itself
+        with self._snapshot() as conn:
+            raw = self._read(sa.select(*(records.c[c] for c in s.RAW_COLUMNS)), text, conn)
+            linked = self._read(sa.select(*(crosswalk.c[c] for c in links)), links, conn)
+            active = self._read(
+                sa.select(persons.c[s.PERSON_ID]).where(persons.c.status == "active"),
+                {s.PERSON_ID: pl.String},
+                conn,
+            )
+        linked = linked.join(active, on=s.PERSON_ID, how="semi")
+        return raw.join(linked, on=[s.SOURCE, s.RECORD_ID], how="inner").sort(
+            s.SOURCE, s.RECORD_ID
         )
+
+    def person_records(self, person_id: str) -> pl.DataFrame:
+        """The crosswalk rows of a person (with lineage) joined with their raw fields, in key order.
+
+        Crosswalk columns, then ``RECORD_FIELDS`` (null for a record saved
+        without them).  Rows of earlier runs have an older ``last_seen_run``.
+        """
+        key = (crosswalk.c[s.SOURCE] == records.c[s.SOURCE]) & (
+            crosswalk.c[s.RECORD_ID] == records.c[s.RECORD_ID]
+        )
+        return self._frame(
+            sa.select(crosswalk, *(records.c[c] for c in RECORD_FIELDS))
+            .select_from(crosswalk.outerjoin(records, key))
+            .where(crosswalk.c[s.PERSON_ID] == person_id)
+            .order_by(crosswalk.c[s.SOURCE], crosswalk.c[s.RECORD_ID])
+        )
+
+    def latest_run_config(self) -> str | None:
+        """The config JSON (a JobConfig) of the latest saved run; None without one."""
+        latest = sa.select(sa.func.max(crosswalk.c.last_seen_run)).scalar_subquery()
+        with self._engine.connect() as conn:
+            value = conn.execute(
+                sa.select(runs.c.config_json).where(runs.c[s.RUN_ID] == latest)
+            ).scalar()
+        return None if value is None else str(value)
+
+    def _read(
+        self,
+        query: sa.Select[Any],
+        schema: Mapping[str, Any],
+        conn: Connection | None = None,
+    ) -> pl.DataFrame:
+        """A large query's rows as a frame of ``schema`` (its columns in order), fast.
+
+        COPY on PostgreSQL; on SQLite the sqlite3 cursor's tuples in chunks
+        (SQLAlchemy's Row objects cost more than the query at a million rows).
+        """
+        if conn is None:
+            with self._engine.connect() as own:
+                return self._read(query, schema, own)
+        if self._copy:
+            return self._copy_out(query, schema, conn)
+        if conn.dialect.name != "sqlite":
+            return self._frame(query, schema=schema, conn=conn)
+        compiled = query.compile(dialect=conn.dialect)
+        params = tuple(compiled.params[name] for name in compiled.positiontup or ())
+        frames = []
+        cursor = _driver_connection(conn).cursor()
+        try:
+            cursor.execute(compiled.string, params)
+            while rows := cursor.fetchmany(self._chunk_size):
+                frames.append(pl.DataFrame(rows, schema=dict(schema), orient="row"))
+        finally:
+            cursor.close()
+        return pl.concat(frames) if frames else pl.DataFrame(schema=dict(schema))
+
+    @contextmanager
+    def _snapshot(self) -> Iterator[Connection]:
+        """A read-only transaction whose statements all see one state of the store."""
+        with self._engine.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():  # SQLite in WAL mode: one read snapshot per transaction
+                yield conn
+
+    def _copy_out(
+        self, query: sa.Select[Any], schema: Mapping[str, Any], conn: Connection
+    ) -> pl.DataFrame:
+        """Read a query of text and numbers through PostgreSQL's COPY (faster than fetching)."""
+        sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
         buffer = bytearray()
         copy_sql = f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)"
-        with (
-            self._engine.connect() as conn,
-            _driver_connection(conn).cursor() as cursor,
-            cursor.copy(copy_sql) as copy,
-        ):
+        with _driver_connection(conn).cursor() as cursor, cursor.copy(copy_sql) as copy:
             for block in copy:
                 buffer += block
         if not buffer:
@@ -671,6 +835,8 @@ class IdentityStore:
         persons_frame: pl.DataFrame | None = None,
         events_frame: pl.DataFrame | None = None,
         model_json: str | None = None,
+        *,
+        records_frame: pl.DataFrame | None = None,
     ) -> None:
         """Write one run's identities in one transaction.
 
@@ -679,10 +845,14 @@ class IdentityStore:
         PERSON_ID and any of :data:`PERSON_COLUMNS` (the pipeline's canonical
         values); record and source counts come from the crosswalk.  Active persons
         absent from this run become ``merged`` (per a MERGE event) or ``retired``.
+        ``records_frame``: SOURCE, RECORD_ID and any raw canonical columns
+        (``s.RAW_COLUMNS``) of the run's records, upserted into ``records``;
+        records of earlier runs stay.
         """
-        started = time.perf_counter()
+        laps = _Laps()
         staged_crosswalk = _crosswalk_rows(crosswalk_frame)
         staged_persons = _person_rows(staged_crosswalk, persons_frame)
+        staged_records = None if records_frame is None else _record_rows(records_frame)
         event_rows = _event_rows(events_frame, run_id)
         merges = (
             events_frame.filter(pl.col(EVENT_KIND) == EventKind.MERGE.value)
@@ -693,7 +863,8 @@ class IdentityStore:
             if events_frame is not None and events_frame.height
             else []
         )
-        with self._engine.begin() as conn:
+        laps("prepare")
+        with self._writing() as conn:
             self._check_run(conn, run_id)
             if conn.dialect.name == "postgresql":
                 # this transaction sorts and indexes a million rows: let it do so in memory
@@ -706,7 +877,9 @@ class IdentityStore:
             ):
                 stage.create(conn)
                 self._bulk_load(conn, stage, frame)
+            laps("stage")
             self._rebuild(conn, crosswalk, lambda prev: self._crosswalk_select(prev, run_id))
+            laps("crosswalk")
             self._rebuild(conn, persons, lambda prev: self._persons_select(prev, run_id))
             if merges:
                 conn.execute(
@@ -716,6 +889,16 @@ class IdentityStore:
                     .values(status="merged", merged_into=sa.bindparam("into"), updated_run=run_id),
                     merges,
                 )
+            for stage in (_stage_crosswalk, _stage_persons):
+                stage.drop(conn)
+            laps("persons")
+            if staged_records is not None and staged_records.height:
+                _stage_records.create(conn)
+                self._bulk_load(conn, _stage_records, staged_records)
+                laps("stage records")
+                _upsert_staged_records(conn, run_id)
+                _stage_records.drop(conn)
+                laps("records")
             self._bulk_load(conn, events, event_rows)
             values: dict[str, Any] = {
                 "records": staged_crosswalk.height,
@@ -725,17 +908,131 @@ class IdentityStore:
             if model_id is not None:
                 values["model_id"] = model_id
             conn.execute(runs.update().where(runs.c[s.RUN_ID] == run_id).values(**values))
-            for stage in (_stage_crosswalk, _stage_persons):
-                stage.drop(conn)
+            laps("events")
+            if conn.dialect.name == "postgresql":
+                # fresh statistics, or the planner takes the new million-row tables for empty ones
+                conn.exec_driver_sql("ANALYZE crosswalk, persons, records")
+                laps("analyze")
+        laps("commit")
         log.info(
-            "run %d saved: %d records, %d persons, %d events (%d merges) in %.1fs",
+            "run %d saved: %d records, %d persons, %d raw records, %d events (%d merges) "
+            "in %.1fs (%s)",
             run_id,
             staged_crosswalk.height,
             staged_persons.height,
+            0 if staged_records is None else staged_records.height,
             event_rows.height,
             len(merges),
+            laps.total,
+            laps,
+            extra={"phases": dict(laps.seconds), "phases_cpu": dict(laps.cpu)},
+        )
+
+    def apply_ingest(self, batch: IngestBatch) -> None:
+        """Write what the service's ingest decided, in one transaction.
+
+        Records are upserted into ``records`` and their crosswalk rows are stamped
+        with the latest saved run (``run_id`` = ``first_seen_run`` =
+        ``last_seen_run`` for a new key; an existing key keeps its
+        ``first_seen_run``), so the next batch run's :meth:`load_crosswalk` sees
+        them.  New persons are created active in that run; each merged-away
+        person becomes ``merged`` into its survivor and its crosswalk rows move to
+        the survivor (following chains within the batch).  The ``records`` and
+        ``sources`` counts of every person that gained or lost rows are
+        recomputed.  A few statements over the batch's rows, none over the whole
+        tables.  Raises StoreError if the store has no saved run, or if the batch
+        names persons that are unknown or not active, or issues an ID already issued.
+        """
+        started = time.perf_counter()
+        staged_records = _record_rows(batch.records)
+        staged_crosswalk = _crosswalk_rows(batch.crosswalk)
+        new_persons = (
+            _canonical_rows(batch.new_persons)
+            if batch.new_persons is not None and batch.new_persons.height
+            else None
+        )
+        new_ids = [] if new_persons is None else new_persons[s.PERSON_ID].to_list()
+        linked_ids = set(staged_crosswalk[s.PERSON_ID].unique().to_list())
+        merged_into = _merge_targets(batch.merges)
+        with self._writing() as conn:
+            latest = conn.execute(sa.select(sa.func.max(crosswalk.c.last_seen_run))).scalar()
+            if latest is None:
+                raise StoreError("ingest: the store has no saved run yet; run the batch job first")
+            _check_ingest(conn, new_ids, linked_ids, merged_into)
+            run = {s.RUN_ID: latest}
+            previous_owners = _owners(conn, staged_crosswalk)
+            _upsert_records(conn, staged_records.with_columns(**run).to_dicts())
+            if new_persons is not None:
+                self._bulk_load(
+                    conn,
+                    persons,
+                    new_persons.with_columns(
+                        status=pl.lit("active"),
+                        merged_into=pl.lit(None, pl.String),
+                        created_run=pl.lit(latest),
+                        updated_run=pl.lit(latest),
+                        records=pl.lit(0),
+                        sources=pl.lit("[]"),
+                    ),
+                )
+            _upsert(
+                conn,
+                crosswalk,
+                staged_crosswalk.with_columns(
+                    first_seen_run=pl.lit(latest), last_seen_run=pl.lit(latest), **run
+                ).to_dicts(),
+                [c.name for c in crosswalk.columns],
+                lambda proposed: {
+                    s.PERSON_ID: proposed[s.PERSON_ID],
+                    s.RUN_ID: sa.case(
+                        (crosswalk.c[s.PERSON_ID] == proposed[s.PERSON_ID], crosswalk.c[s.RUN_ID]),
+                        else_=proposed[s.RUN_ID],
+                    ),
+                    s.MATCH_PROBABILITY: proposed[s.MATCH_PROBABILITY],
+                    s.ID_KEY: proposed[s.ID_KEY],
+                    "last_seen_run": proposed["last_seen_run"],
+                },
+            )
+            survivors = {p: _final(p, merged_into) for p in merged_into}
+            if merged_into:
+                conn.execute(
+                    persons.update()
+                    .where(persons.c[s.PERSON_ID] == sa.bindparam("pid"))
+                    .values(status="merged", merged_into=sa.bindparam("into"), updated_run=latest),
+                    [{"pid": p, "into": into} for p, into in merged_into.items()],
+                )
+                conn.execute(
+                    crosswalk.update()
+                    .where(crosswalk.c[s.PERSON_ID] == sa.bindparam("pid"))
+                    .values({s.PERSON_ID: sa.bindparam("into"), s.RUN_ID: latest}),
+                    [{"pid": p, "into": into} for p, into in survivors.items()],
+                )
+            touched = (linked_ids | set(new_ids) | set(survivors.values()) | previous_owners) - set(
+                merged_into
+            )
+            _recount(conn, touched, latest)
+            self._bulk_load(conn, events, _event_rows(batch.events, latest))
+        log.debug(
+            "ingest into run %d: %d records, %d new persons, %d merges in %.3fs",
+            latest,
+            staged_crosswalk.height,
+            len(new_ids),
+            len(merged_into),
             time.perf_counter() - started,
         )
+
+    @contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        """A write transaction that holds the write lock from its start.
+
+        On SQLite a deferred transaction that reads first fails at its first
+        write if another writer committed meanwhile; BEGIN IMMEDIATE waits for
+        the lock (the busy timeout) instead.  PostgreSQL's are already fine.
+        """
+        with self._engine.connect() as conn:
+            conn.execution_options(**{_IMMEDIATE: True})
+            with conn.begin():
+                yield conn
 
     def _save_model(self, conn: Connection, model_json: str) -> str:
         model_id = hashlib.sha256(model_json.encode("utf-8")).hexdigest()[:32]
@@ -877,45 +1174,102 @@ def _crosswalk_rows(frame: pl.DataFrame) -> pl.DataFrame:
     nulls = [c for c in (s.SOURCE, s.RECORD_ID, s.PERSON_ID) if rows[c].null_count()]
     if nulls:
         raise SchemaError(f"crosswalk: null values in {nulls}")
-    duplicated = int(rows.select(s.SOURCE, s.RECORD_ID).is_duplicated().sum())
-    if duplicated:
-        raise SchemaError(f"crosswalk: {duplicated} rows share a ({s.SOURCE}, {s.RECORD_ID}) key")
-    # key order makes the staging table's primary-key inserts sequential
-    return rows.sort(s.SOURCE, s.RECORD_ID)
+    return _sorted_by_key(rows, "crosswalk")
+
+
+def _record_rows(frame: pl.DataFrame) -> pl.DataFrame:
+    """The records table's key and raw fields (text; absent columns null), checked and sorted."""
+    missing = [c for c in s.KEY_COLUMNS if c not in frame.columns]
+    if missing:
+        raise SchemaError(f"records: missing column(s) {missing}")
+    rows = frame.select(
+        (pl.col(c) if c in frame.columns else pl.lit(None)).cast(pl.String).alias(c)
+        for c in s.RAW_COLUMNS
+    )
+    nulls = [c for c in s.KEY_COLUMNS if rows[c].null_count()]
+    if nulls:
+        raise SchemaError(f"records: null values in {nulls}")
+    return _sorted_by_key(rows, "records")
+
+
+def _sorted_by_key(rows: pl.DataFrame, what: str) -> pl.DataFrame:
+    """``rows`` in (SOURCE, RECORD_ID) order; SchemaError if two share a key.
+
+    Key order makes the staging tables' inserts sequential, and once sorted,
+    duplicates are neighbours: cheaper to find than by hashing every key.
+    """
+    rows = rows.sort(s.SOURCE, s.RECORD_ID)
+    repeated = int(
+        rows.select(
+            (
+                (pl.col(s.SOURCE) == pl.col(s.SOURCE).shift())
+                & (pl.col(s.RECORD_ID) == pl.col(s.RECORD_ID).shift())
+            ).sum()
+        ).item()
+    )
+    if repeated:
+        raise SchemaError(
+            f"{what}: {repeated} rows share a ({s.SOURCE}, {s.RECORD_ID}) key with another row"
+        )
+    return rows
 
 
 def _person_rows(crosswalk_rows: pl.DataFrame, frame: pl.DataFrame | None) -> pl.DataFrame:
     """One row per person of the crosswalk: counts from it, canonical values from ``frame``."""
-    counts = crosswalk_rows.group_by(s.PERSON_ID).agg(
-        pl.len().cast(pl.Int64).alias("records"),
-        pl.col(s.SOURCE).unique().sort().str.join("\x1f").alias("sources"),
-    )
+    names = sorted(crosswalk_rows[s.SOURCE].unique().to_list())
+    records = pl.len().cast(pl.Int64).alias("records")
+    encoded: dict[Any, str]
+    if len(names) < 64:
+        # one bit per source, in name order: far cheaper than a sorted set of strings per person
+        bit = pl.lit(2, pl.UInt64).pow(pl.col(s.SOURCE).cast(pl.Enum(names)).to_physical())
+        counts = crosswalk_rows.group_by(s.PERSON_ID).agg(
+            records, bit.unique().sum().alias("sources")
+        )
+        encoded = {
+            mask: json.dumps([n for i, n in enumerate(names) if mask >> i & 1], ensure_ascii=False)
+            for mask in counts["sources"].unique().to_list()
+        }
+    else:
+        counts = crosswalk_rows.group_by(s.PERSON_ID).agg(
+            records, pl.col(s.SOURCE).unique().sort().str.join("\x1f").alias("sources")
+        )
+        encoded = {
+            c: json.dumps(c.split("\x1f"), ensure_ascii=False)
+            for c in counts["sources"].unique().to_list()
+        }
     # few distinct source combinations: encode each once
-    combos = counts["sources"].unique().to_list()
-    encoded = {c: json.dumps(c.split("\x1f"), ensure_ascii=False) for c in combos}
-    counts = counts.with_columns(pl.col("sources").replace_strict(encoded, return_dtype=pl.String))
-    if frame is not None and frame.height:
-        if s.PERSON_ID not in frame.columns:
-            raise SchemaError(f"persons: missing column {s.PERSON_ID}")
-        canonical = frame.select(
-            pl.col(s.PERSON_ID).cast(pl.String),
-            *(
-                pl.col(src).cast(_PERSON_TYPES[dst]).alias(dst)
-                for src, dst in PERSON_COLUMNS.items()
-                if src in frame.columns
-            ),
-        ).unique(s.PERSON_ID, keep="first", maintain_order=True)
-        counts = counts.join(canonical, on=s.PERSON_ID, how="left")
     counts = counts.with_columns(
-        pl.lit(None, dtype).alias(name)
-        for name, dtype in _PERSON_TYPES.items()
-        if name not in counts.columns
+        pl.col("sources").replace_strict(encoded, return_dtype=pl.String)
+        if encoded
+        else pl.lit(None, pl.String).alias("sources")
     )
+    if frame is not None and frame.height:
+        counts = counts.join(_canonical_rows(frame), on=s.PERSON_ID, how="left")
+    else:
+        counts = counts.with_columns(
+            pl.lit(None, dtype).alias(name) for name, dtype in _PERSON_TYPES.items()
+        ).with_columns(pl.lit(None, pl.String).alias("id_masked"))
     # key order makes the staging table's primary-key inserts sequential
-    return (
-        counts.with_columns(mask_id_expr("id_number").alias("id_masked"))
-        .select([c.name for c in _stage_persons.columns])
-        .sort(s.PERSON_ID)
+    return counts.select([c.name for c in _stage_persons.columns]).sort(s.PERSON_ID)
+
+
+def _canonical_rows(frame: pl.DataFrame) -> pl.DataFrame:
+    """PERSON_ID and the persons table's canonical columns (absent ones null) of a persons frame."""
+    if s.PERSON_ID not in frame.columns:
+        raise SchemaError(f"persons: missing column {s.PERSON_ID}")
+    rows = frame.select(
+        pl.col(s.PERSON_ID).cast(pl.String),
+        *(
+            (pl.col(src) if src in frame.columns else pl.lit(None))
+            .cast(_PERSON_TYPES[dst])
+            .alias(dst)
+            for src, dst in PERSON_COLUMNS.items()
+        ),
+    )
+    if rows[s.PERSON_ID].null_count():
+        raise SchemaError(f"persons: null values in {[s.PERSON_ID]}")
+    return rows.unique(s.PERSON_ID, keep="first", maintain_order=True).with_columns(
+        mask_id_expr("id_number").alias("id_masked")
     )
 
 
@@ -939,7 +1293,7 @@ def _event_rows(frame: pl.DataFrame | None, run_id: int) -> pl.DataFrame:
         if plain
         else related.map_elements(lambda values: json.dumps(list(values)), return_dtype=pl.String)
     )
-    return frame.select(
+    rows = frame.select(
         pl.lit(run_id, pl.Int64).alias(s.RUN_ID),
         pl.lit(_now(), pl.Datetime("us", "UTC")).alias("at"),
         pl.col(EVENT_KIND).cast(pl.String),
@@ -948,10 +1302,193 @@ def _event_rows(frame: pl.DataFrame | None, run_id: int) -> pl.DataFrame:
         pl.col(EVENT_RECORDS).cast(pl.Int64),
         pl.col(EVENT_REASON).cast(pl.String),
     ).select(columns)
+    # person order makes the person_id index's inserts sequential (events_of orders per person)
+    return rows.sort(s.PERSON_ID, maintain_order=True)
+
+
+def _upsert(
+    conn: Connection,
+    table: sa.Table,
+    rows: sa.Select[Any] | list[dict[str, Any]],
+    columns: Sequence[str],
+    updates: Callable[[Any], Mapping[str, Any]],
+    changed: Callable[[Any], sa.ColumnElement[bool]] | None = None,
+) -> None:
+    """Insert ``rows`` (a SELECT of ``columns``, or parameter dicts) into ``table``: one statement.
+
+    A row whose primary key exists updates it instead: ``updates(excluded)``
+    maps columns to new values (``excluded`` = the proposed row), and only
+    where ``changed(excluded)`` holds.  SQLite (>= 3.24) and PostgreSQL.
+    """
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif conn.dialect.name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:
+        raise StoreError(f"store: upserts need SQLite or PostgreSQL (got {conn.dialect.name})")
+    statement = insert(table)
+    if isinstance(rows, sa.Select):
+        # WHERE true: SQLite would otherwise read ON CONFLICT as the SELECT's join constraint
+        statement = statement.from_select(list(columns), rows.where(sa.true()))
+    statement = statement.on_conflict_do_update(
+        index_elements=[c.name for c in table.primary_key.columns],
+        set_=dict(updates(statement.excluded)),
+        where=None if changed is None else changed(statement.excluded),
+    )
+    if isinstance(rows, sa.Select):
+        conn.execute(statement)
+    elif rows:
+        conn.execute(statement, rows)
+
+
+def _upsert_records(conn: Connection, rows: sa.Select[Any] | list[dict[str, Any]]) -> None:
+    """Upsert raw records (``s.RAW_COLUMNS`` + RUN_ID); unchanged rows keep their run_id."""
+    _upsert(
+        conn,
+        records,
+        rows,
+        [*s.RAW_COLUMNS, s.RUN_ID],
+        lambda proposed: {c: proposed[c] for c in (*RECORD_FIELDS, s.RUN_ID)},
+        lambda proposed: sa.or_(
+            *(records.c[c].is_distinct_from(proposed[c]) for c in RECORD_FIELDS)
+        ),
+    )
+
+
+def _merge_targets(merges: Sequence[tuple[str, str]]) -> dict[str, str]:
+    """merged-away ID -> survivor ID, checked: no self-merge, no ID merged twice, no cycle."""
+    targets: dict[str, str] = {}
+    for away, survivor in merges:
+        if away == survivor:
+            raise StoreError(f"ingest: person {away} cannot be merged into itself")
+        if away in targets and targets[away] != survivor:
+            raise StoreError(f"ingest: person {away} is merged into two persons")
+        targets[str(away)] = str(survivor)
+    for away in targets:
+        _final(away, targets)
+    return targets
+
+
+def _final(person_id: str, targets: Mapping[str, str]) -> str:
+    """The survivor at the end of ``person_id``'s chain of merges."""
+    seen = {person_id}
+    while person_id in targets:
+        person_id = targets[person_id]
+        if person_id in seen:
+            raise StoreError(f"ingest: merges form a cycle through person {person_id}")
+        seen.add(person_id)
+    return person_id
+
+
+# values per IN list: well under SQLite's and PostgreSQL's bound-parameter limits
+_IN_CHUNK: Final = 2_000
+
+
+def _check_ingest(
+    conn: Connection, new_ids: Sequence[str], linked_ids: set[str], targets: Mapping[str, str]
+) -> None:
+    """StoreError unless the batch's persons exist and are active (or are its new ones)."""
+    named = sorted(linked_ids | set(new_ids) | set(targets) | set(targets.values()))
+    status: dict[str, str] = {}
+    for start in range(0, len(named), _IN_CHUNK):
+        rows = conn.execute(
+            sa.select(persons.c[s.PERSON_ID], persons.c.status).where(
+                persons.c[s.PERSON_ID].in_(named[start : start + _IN_CHUNK])
+            )
+        )
+        status.update((row[0], row[1]) for row in rows)
+    taken = sorted(p for p in new_ids if p in status)
+    if taken:
+        raise StoreError(f"ingest: new person ID(s) already issued: {taken[:5]}")
+    usable = {p for p, value in status.items() if value == "active"} | set(new_ids)
+    missing = sorted((linked_ids | set(targets) | set(targets.values())) - usable)
+    if missing:
+        raise StoreError(f"ingest: person(s) unknown or not active: {missing[:5]}")
+
+
+def _owners(conn: Connection, keys: pl.DataFrame) -> set[str]:
+    """The persons now holding these (SOURCE, RECORD_ID) keys in the crosswalk.
+
+    One ``source = ? AND record_id IN (...)`` per source: both databases walk the
+    primary key with it, while SQLite scans the whole table for a row-value IN.
+    """
+    owners: set[str] = set()
+    grouped = keys.group_by(s.SOURCE).agg(pl.col(s.RECORD_ID)).iter_rows()
+    for source, record_ids in grouped:
+        for start in range(0, len(record_ids), _IN_CHUNK):
+            rows = conn.execute(
+                sa.select(crosswalk.c[s.PERSON_ID])
+                .where(crosswalk.c[s.SOURCE] == source)
+                .where(crosswalk.c[s.RECORD_ID].in_(record_ids[start : start + _IN_CHUNK]))
+                .distinct()
+            )
+            owners.update(row[0] for row in rows)
+    return owners
+
+
+def _recount(conn: Connection, person_ids: set[str], run_id: int) -> None:
+    """Recompute records and sources of these persons (active ones) from their ``run_id`` rows."""
+    ids = sorted(person_ids)
+    per_person: dict[str, dict[str, int]] = {p: {} for p in ids}
+    seen = crosswalk.c.last_seen_run
+    for start in range(0, len(ids), _IN_CHUNK):
+        # the run is filtered here, not in SQL: SQLite, without statistics, could pick the
+        # last_seen_run index, which holds every row of the run, over the person_id one
+        rows = conn.execute(
+            sa.select(crosswalk.c[s.PERSON_ID], crosswalk.c[s.SOURCE], seen, sa.func.count())
+            .where(crosswalk.c[s.PERSON_ID].in_(ids[start : start + _IN_CHUNK]))
+            .group_by(crosswalk.c[s.PERSON_ID], crosswalk.c[s.SOURCE], seen)
+        )
+        for person_id, source, last_seen, n in rows:
+            if last_seen == run_id:
+                per_person[person_id][source] = int(n)
+    if ids:
+        conn.execute(
+            persons.update()
+            .where(persons.c[s.PERSON_ID] == sa.bindparam("pid"))
+            .where(persons.c.status == "active")
+            .values(records=sa.bindparam("n"), sources=sa.bindparam("src"), updated_run=run_id),
+            [
+                {
+                    "pid": p,
+                    "n": sum(counts.values()),
+                    "src": json.dumps(sorted(counts), ensure_ascii=False),
+                }
+                for p, counts in per_person.items()
+            ],
+        )
+
+
+def _upsert_staged_records(conn: Connection, run_id: int) -> None:
+    """Upsert ``_stage_records`` into ``records`` (``run_id`` on new and changed rows), set-based.
+
+    SQLite: one ``INSERT ... SELECT ... ON CONFLICT DO UPDATE``.  PostgreSQL:
+    ``UPDATE ... FROM`` the changed rows, then ``INSERT ... SELECT`` the new
+    keys: two hash joins, ~40% faster there than ON CONFLICT's per-row
+    speculative insertion at a million rows (and the reverse on SQLite).
+    """
+    stage = _stage_records.c
+    run = sa.literal(run_id, sa.Integer)
+    rows = sa.select(*(stage[c] for c in s.RAW_COLUMNS), run)
+    if conn.dialect.name != "postgresql":
+        _upsert_records(conn, rows)
+        return
+    same = (records.c[s.SOURCE] == stage[s.SOURCE]) & (records.c[s.RECORD_ID] == stage[s.RECORD_ID])
+    changed = sa.or_(*(records.c[c].is_distinct_from(stage[c]) for c in RECORD_FIELDS))
+    conn.execute(
+        records.update()
+        .where(same, changed)
+        .values({**{c: stage[c] for c in RECORD_FIELDS}, s.RUN_ID: run})
+    )
+    conn.execute(
+        records.insert().from_select(
+            [*s.RAW_COLUMNS, s.RUN_ID], rows.where(~sa.exists().where(same))
+        )
+    )
 
 
 def _driver_connection(conn: Connection) -> Any:
-    """The psycopg connection under a SQLAlchemy one, for COPY (same transaction)."""
+    """The DBAPI connection under a SQLAlchemy one (psycopg's COPY, sqlite3's cursor)."""
     return conn.connection.dbapi_connection
 
 
@@ -990,4 +1527,5 @@ def _sqlite_transactions(engine: Engine) -> None:
 
     @sa.event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN")
+        immediate = conn.get_execution_options().get(_IMMEDIATE, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
