@@ -231,6 +231,178 @@ def explain(
         raise _fail(console, exc) from None
 
 
+# ------------------------------------------------------------------ service
+StoreOpt = Annotated[
+    str,
+    typer.Option(
+        "--store",
+        help="Identity store URL: sqlite:///DIR/identity.db or postgresql+psycopg://user@host/db.",
+    ),
+]
+StoreSchemaOpt = Annotated[
+    Optional[str],
+    typer.Option("--store-schema", help="PostgreSQL schema holding the store's tables."),
+]
+keys_app = typer.Typer(
+    help="API keys of the HTTP service: stored hashed, each shown once when created.",
+    no_args_is_help=True,
+)
+lists_app = typer.Typer(
+    help="Red and black lists held in the store, for /v1/screen.", no_args_is_help=True
+)
+app.add_typer(keys_app, name="keys")
+app.add_typer(lists_app, name="lists")
+
+
+def _open_store(url: str, schema: str | None):  # -> IdentityStore
+    from linkage.store import IdentityStore
+
+    return IdentityStore.open(url, schema=schema)
+
+
+def _shown(url: str) -> str:
+    """The URL without its password, for messages."""
+    import sqlalchemy as sa
+
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return url
+
+
+@app.command()
+def serve(
+    store: StoreOpt,
+    store_schema: StoreSchemaOpt = None,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+) -> None:
+    """Serve the resolve-identity HTTP API over the store (one process; see README "Service")."""
+    console = _console(False)
+    try:
+        import uvicorn
+
+        from linkage.service.app import create_app
+    except ImportError as exc:
+        console.print(
+            f"[red]error:[/red] the service needs the 'service' extra ({exc.name} is missing): "
+            "pip install 'chengxin-linkage[service]'"
+        )
+        raise typer.Exit(int(ExitCode.CONFIG)) from None
+    try:
+        with _open_store(store, store_schema) as opened:
+            if opened.latest_model() is None:
+                raise ConfigError(
+                    f"store {_shown(store)} holds no trained model: run `linkage run --store URL` "
+                    "into it first"
+                )
+    except LinkageError as exc:
+        raise _fail(console, exc) from None
+    console.print(f"serving {_shown(store)} on http://{host}:{port} (OpenAPI at /openapi.json)")
+    # no access log: request lines would repeat what the audit table records, and paths name persons
+    uvicorn.run(
+        create_app(store, store_schema=store_schema), host=host, port=port, log_level=log_level,
+        access_log=False,
+    )
+
+
+@keys_app.command("create")
+def keys_create(
+    store: StoreOpt,
+    name: Annotated[
+        str, typer.Option("--name", help="Who holds the key (unique; in every audit row).")
+    ],
+    role: Annotated[
+        list[str], typer.Option("--role", help="query, ingest, steward or admin (repeatable).")
+    ],
+    store_schema: StoreSchemaOpt = None,
+) -> None:
+    """Create an API key and print it once on stdout (only its SHA-256 is stored)."""
+    from linkage.service.auth import create_key
+
+    console = _console(False)
+    try:
+        with _open_store(store, store_schema) as opened:
+            key = create_key(opened, name, role)
+    except LinkageError as exc:
+        raise _fail(console, exc) from None
+    typer.echo(key)
+    console.print(
+        f"key {name!r} created with role(s) {', '.join(sorted(set(role)))}; "
+        "it is shown only this once: store it now"
+    )
+
+
+@keys_app.command("list")
+def keys_list(store: StoreOpt, store_schema: StoreSchemaOpt = None) -> None:
+    """List the keys: name, roles, created, revoked (never the key or its hash)."""
+    from linkage.service.auth import list_keys
+
+    console = _console(False)
+    try:
+        with _open_store(store, store_schema) as opened:
+            keys = list_keys(opened)
+    except LinkageError as exc:
+        raise _fail(console, exc) from None
+    table = Table(title=f"API keys ({keys.height})")
+    for column in ("name", "roles", "created", "revoked"):
+        table.add_column(column)
+    for name, roles, created, revoked in keys.iter_rows():
+        table.add_row(
+            name, roles, f"{created:%Y-%m-%d %H:%M:%S}Z",
+            "" if revoked is None else f"{revoked:%Y-%m-%d %H:%M:%S}Z",
+        )
+    Console(highlight=False).print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    store: StoreOpt,
+    name: Annotated[str, typer.Option("--name", help="The key to revoke.")],
+    store_schema: StoreSchemaOpt = None,
+) -> None:
+    """Revoke a key; a running service refuses it within seconds."""
+    from linkage.service.auth import revoke_key
+
+    console = _console(False)
+    try:
+        with _open_store(store, store_schema) as opened:
+            if not revoke_key(opened, name):
+                raise ConfigError(f"key name: no unrevoked key named {name!r}")
+    except LinkageError as exc:
+        raise _fail(console, exc) from None
+    console.print(f"key {name!r} revoked")
+
+
+@lists_app.command("load")
+def lists_load(
+    name: Annotated[str, typer.Argument(help="The list's name (screen requests give it).")],
+    file: Annotated[
+        Path, typer.Argument(help="CSV, Excel, Parquet or NDJSON in the canonical schema.")
+    ],
+    store: StoreOpt,
+    kind: Annotated[str, typer.Option(help="red, black or other.")] = "black",
+    encoding: Annotated[
+        Optional[str],
+        typer.Option(help="Text encoding of a CSV file (default: detect UTF-8/GB18030)."),
+    ] = None,
+    store_schema: StoreSchemaOpt = None,
+) -> None:
+    """Load (or replace) a named list from a file; a running service picks it up within seconds."""
+    from linkage.io import read_source
+    from linkage.service.lists import load_list
+
+    console = _console(False)
+    try:
+        frame = read_source(file, encoding=encoding)
+        with _open_store(store, store_schema) as opened:
+            info = load_list(opened, name, frame, kind, origin=str(file))  # type: ignore[arg-type]
+    except LinkageError as exc:
+        raise _fail(console, exc) from None
+    console.print(f"list {info.name!r} ({info.kind}): {info.entries:,} entries loaded from {file}")
+
+
 def _reason_table(counts, total: int) -> Table:
     table = Table(title="Reason codes per field", show_lines=False)
     table.add_column("field")
