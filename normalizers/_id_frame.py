@@ -41,7 +41,7 @@ from normalizers._id_stages import (
     resident_18,
     truncated_18,
 )
-from normalizers._vector import map_distinct, scatter_rows
+from normalizers._vector import collect, map_distinct, scatter_rows
 from normalizers.errors import SchemaError
 from normalizers.ids import normalize_id
 
@@ -87,12 +87,15 @@ def frame_columns(frame: pl.DataFrame) -> pl.DataFrame:
             (pl.col(HINT).is_null() | (pl.col(HINT) == IdKind.RESIDENT.value)).alias(HINT_OK)
         )
         .pipe(apply_layers, [*prepare, last])
-        .collect()
+        .select(ROW, *_INPUTS, HINT, HINT_OK, FLAG, *OUTPUT_SCHEMA)  # working columns go early
+        .pipe(collect)
     )
     fast = first.select(list(OUTPUT_SCHEMA))
     if first.get_column(FLAG).all():
         return fast
-    rest = _settle_rest(first.select(ROW, *_INPUTS, HINT, HINT_OK).filter(~first.get_column(FLAG)))
+    unsettled = first.select(ROW, *_INPUTS, HINT, HINT_OK).filter(~first.get_column(FLAG))
+    del first  # its memory serves what follows
+    rest = _settle_rest(unsettled)
     # scattering the few unsettled rows into the fast columns beats re-sorting all of them
     return scatter_rows(fast, rest.get_column(ROW), rest)
 
@@ -134,7 +137,7 @@ def _settle_rest(rows: pl.DataFrame) -> pl.DataFrame:
     plain = pl.col(_PLAIN)
     rows = rows.with_columns((raw.str.contains(_SAFE) & ~plain).alias(_SAFE_COLUMN))
     safe = pl.col(_SAFE_COLUMN)
-    flagged = apply_layers(rows.lazy().filter(plain), documents(raw, pl.col(HINT))).collect()
+    flagged = apply_layers(rows.lazy().filter(plain), documents(raw, pl.col(HINT))).pipe(collect)
     done.append(flagged.filter(pl.col(FLAG)).select(ROW, *OUTPUT_SCHEMA))
     cleaned = rows.filter(safe).with_columns(
         raw.str.replace_all(_DROP, "").str.replace_many(_WIDE, _NARROW).alias(s.ID_CLEAN)
@@ -148,7 +151,7 @@ def _settle_rest(rows: pl.DataFrame) -> pl.DataFrame:
     for width, stages in ((18, (resident_18, truncated_18, masked_18)), (15, (legacy_15,))):
         part = cleaned.filter(length == width)
         for stage in stages:
-            flagged = apply_layers(part.lazy(), stage(pl.col(s.ID_CLEAN))).collect()
+            flagged = apply_layers(part.lazy(), stage(pl.col(s.ID_CLEAN))).pipe(collect)
             done.append(flagged.filter(pl.col(FLAG)).select(ROW, *OUTPUT_SCHEMA))
             part = flagged.filter(~pl.col(FLAG)).select(part.columns)
         if width == 18:

@@ -14,7 +14,6 @@ the frame path equal to the scalar path.
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 from dataclasses import dataclass
 from functools import cache
@@ -25,7 +24,7 @@ import polars as pl
 from normalizers import schema as s
 from normalizers._id_forms import FIXED_LENGTH_KINDS, IdKind
 from normalizers._id_repair import EARLIEST_BIRTH, HMT_REGION_CURRENT
-from normalizers._vector import choose
+from normalizers._vector import choose, collect
 from normalizers.checksums import RESIDENT_CHECK_CHARS, RESIDENT_WEIGHTS
 from normalizers.reasons import Reason
 from normalizers.regions import region_table
@@ -54,6 +53,7 @@ CHECK = "__id_check"  # value of the check character, X = 10
 BORN = "__id_born"
 
 _RESIDENT = pl.lit(IdKind.RESIDENT.value)
+_FIRST_DAY = EARLIEST_BIRTH.year * 10_000 + 101  # YYYYMMDD of the first day in tables().dates
 _HMT_CODES = [int(c) for c in HMT_REGION_CURRENT]
 _NO_TEXT = pl.lit(None, dtype=pl.String)
 
@@ -69,8 +69,7 @@ class _Tables:
     current_index: pl.Series  # by region code: index into ``currents``
     currents: pl.Series  # today's codes; index 0 is null
     currents_and_permits: pl.Series  # ``currents``, then today's codes of 810000, 820000, 830000
-    month_start: pl.Series  # by YYYYMM: days since 1970-01-01 of the month's first day
-    month_days: pl.Series  # by YYYYMM: days in the month; 0 outside 1880..next year
+    dates: pl.Series  # by YYYYMMDD - _FIRST_DAY: that date, null if no such day or outside 1880..next year
     check_chars: pl.Series  # by weighted sum mod 11
     check_chars_by_value: pl.Series  # by check value: "0123456789X"
 
@@ -91,21 +90,32 @@ def tables() -> _Tables:
     status = np.zeros(10**6, dtype=np.uint8)
     for p in table.provinces:
         status[int(p) * 10_000 : (int(p) + 1) * 10_000] = 2
-    currents = sorted({c for code in table.by_code if (c := table.current_code(code))})
+    currents = sorted({c for c in table.current.values() if c})
     position = {c: i + 1 for i, c in enumerate(currents)}
+    codes = np.array([int(code) for code in table.current], dtype=np.int64)
+    status[codes] = 1
     current_index = np.zeros(10**6, dtype=np.uint32)
-    for code in table.by_code:
-        status[int(code)] = 1
-        current = table.current_code(code)
-        current_index[int(code)] = position[current] if current else 0
+    current_index[codes] = [position[c] if c else 0 for c in table.current.values()]
 
-    month_start = np.zeros(10**6, dtype=np.int32)
-    month_days = np.zeros(10**6, dtype=np.int16)
-    epoch = dt.date(1970, 1, 1)
-    for year in range(EARLIEST_BIRTH.year, dt.date.today().year + 2):
-        for month in range(1, 13):
-            month_start[year * 100 + month] = (dt.date(year, month, 1) - epoch).days
-            month_days[year * 100 + month] = calendar.monthrange(year, month)[1]
+    # every day from 1880 to the end of next year, at its YYYYMMDD (less _FIRST_DAY)
+    days = np.arange(
+        np.datetime64(EARLIEST_BIRTH.replace(month=1, day=1), "D"),
+        np.datetime64(dt.date(dt.date.today().year + 2, 1, 1), "D"),
+    )
+    months = days.astype("datetime64[M]")
+    ymd = (
+        (months.astype("datetime64[Y]").astype(np.int64) + 1970) * 10_000
+        + (months.astype(np.int64) % 12 + 1) * 100
+        + (days - months).astype(np.int64)
+        + 1
+    )
+    real = np.zeros(int(ymd[-1]) - _FIRST_DAY + 1, dtype=bool)
+    real[ymd - _FIRST_DAY] = True
+    epoch_days = np.zeros(len(real), dtype=np.int32)
+    epoch_days[ymd - _FIRST_DAY] = days.astype(np.int64)
+    dates = pl.select(
+        pl.when(pl.lit(pl.Series(real))).then(pl.lit(pl.Series(epoch_days))).cast(pl.Date)
+    ).to_series()
     return _Tables(
         head=partial(6, 0),
         middle=partial(6, 6),
@@ -117,8 +127,7 @@ def tables() -> _Tables:
             [None, *currents, *(HMT_REGION_CURRENT[f"{p}0000"] for p in (81, 82, 83))],
             dtype=pl.String,
         ),
-        month_start=pl.Series(month_start),
-        month_days=pl.Series(month_days),
+        dates=dates,
         check_chars=pl.Series(list(RESIDENT_CHECK_CHARS), dtype=pl.String),
         check_chars_by_value=pl.Series(list("0123456789X"), dtype=pl.String),
     )
@@ -183,11 +192,9 @@ def _weighted_mod11(body: pl.Expr) -> pl.Expr:
 def _born(body: pl.Expr) -> pl.Expr:
     """The birth date in digits 7-14 of a 17-digit body; null unless real and from 1880 to today."""
     t = tables()
-    month = body // 10**5 % 10**6
-    day = body // 1000 % 100
-    date = (pl.lit(t.month_start).gather(month) + day - 1).cast(pl.Date)
-    real = (day >= 1) & (day <= pl.lit(t.month_days).gather(month))
-    return pl.when(real & (date <= dt.date.today())).then(date)
+    index = _between(body // 1000 % 10**8 - _FIRST_DAY, 0, len(t.dates) - 1)
+    date = pl.lit(t.dates).gather(index)
+    return pl.when(date <= dt.date.today()).then(date)
 
 
 def _region_status(body: pl.Expr) -> pl.Expr:
@@ -482,7 +489,7 @@ def checksum_failed_18(rows: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
                 .alias(FLAG)
             ],
         ],
-    ).collect()
+    ).pipe(collect)
     failed = flagged.filter(pl.col(FLAG))
     rest = flagged.filter(~pl.col(FLAG)).select(rows.columns)
 
@@ -510,7 +517,7 @@ def checksum_failed_18(rows: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
             none.alias(s.ID_MASK_PATTERN),
             pl.col(s.ID_REPAIRS).fill_null(pl.lit([], dtype=pl.List(pl.String))),
         )
-        .collect()
+        .pipe(collect)
     )
     return settled, rest
 
@@ -563,5 +570,5 @@ def _repairs(failed: pl.DataFrame) -> pl.DataFrame:
         )
         .group_by(ROW)
         .agg(pl.col(_CANDIDATE).unique().sort().alias(s.ID_REPAIRS))
-        .collect()
+        .pipe(collect)
     )

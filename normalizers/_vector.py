@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,26 @@ import polars as pl
 logger = logging.getLogger(__name__)
 
 Schema = Mapping[str, pl.DataType | type[pl.DataType]]
+
+
+def collect(frame: pl.LazyFrame) -> pl.DataFrame:
+    """``frame.collect()`` on polars' in-memory engine.
+
+    Since polars 2 ``collect`` defaults to the streaming engine, which cuts these
+    whole-column queries into morsels: more work and page faults for the same
+    result (measured ~10% of the normalization time), and chunked columns that
+    later gathers and scatters must first copy together.
+    """
+    return frame.collect(engine=_in_memory_engine())
+
+
+@cache
+def _in_memory_engine() -> str:
+    try:
+        pl.LazyFrame().collect(engine="in-memory")
+    except (TypeError, ValueError):  # older polars named it "cpu"
+        return "cpu"
+    return "in-memory"
 
 
 def map_distinct(
@@ -91,24 +112,18 @@ def scatter_rows(out: pl.DataFrame, rows: pl.Series, values: pl.DataFrame) -> pl
     if rows.len() == 0:
         return out
     columns = []
-    slot: pl.Series | None = None
+    at: pl.Series | None = None
     for name, dtype in out.schema.items():
         new = values.get_column(name).rechunk()  # gathers from many chunks are slow
         if not dtype.is_nested():
             columns.append(out.get_column(name).clone().scatter(rows, new))
             continue
-        if slot is None:  # polars cannot scatter nested values: gather them instead
-            at = np.full(out.height, -1, dtype=np.int64)
-            at[rows.to_numpy()] = np.arange(rows.len())
-            slot = pl.Series(at)
-        columns.append(
-            out.select(
-                pl.when(pl.lit(slot) >= 0)
-                .then(pl.lit(new).gather(pl.lit(slot).clip(0)))
-                .otherwise(pl.col(name))
-                .alias(name)
-            ).to_series()
-        )
+        if at is None:  # polars cannot scatter nested values: one gather from both instead
+            index = np.arange(out.height, dtype=np.int64)
+            index[rows.to_numpy()] = out.height + np.arange(rows.len())
+            at = pl.Series(index)
+        both = pl.concat([out.get_column(name), new], rechunk=True)
+        columns.append(both.gather(at))
     return pl.DataFrame(columns)
 
 
@@ -222,8 +237,8 @@ def settle_in_order(
     logger.debug("%d of %d distinct values on the slow path", rest.len(), values.len())
     if rest.len() == 0:
         return quick
-    out = pl.concat([quick.filter(answered), slow(values.gather(rest))], how="vertical")
-    return out.gather(pl.concat([done, rest]).arg_sort())
+    out = pl.concat([quick.filter(answered), slow(values.gather(rest))], how="vertical").rechunk()
+    return out.gather(pl.concat([done, rest]).arg_sort())  # gathers from many chunks are slow
 
 
 _SEED = 0x6E6F726D  # any fixed seed: hashes never leave the process

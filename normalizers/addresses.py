@@ -2,8 +2,8 @@
 
 ``ADDRESS_NORM`` is the address after NFKC (full-width digits and letters, the
 ideographic space), traditional-to-simplified conversion and whitespace
-collapsing.  Conversion is character by character with OpenCC's t2s table,
-so the batch path can run it inside polars; characters that occur in division
+collapsing.  Conversion is character by character with OpenCC's t2s table
+(shipped as ``data/t2s_chars.tsv``), so the batch path can run it inside polars; characters that occur in division
 names are left alone (乾安县 and 乾县 must not become 干安县 and 干县).
 
 The divisions are read from the start of the address, against a dictionary of
@@ -22,7 +22,10 @@ each level optional:
 When one string means different places (海南: the province, or short for 海南
 藏族自治州 in Qinghai) the reading that starts with a province wins, then the
 one that starts with a prefecture; names in use win over retired ones; levels on
-which the remaining readings disagree are left empty.  The longest chain that
+which the remaining readings disagree are left empty.  The dictionary is built
+by ``normalizers/data/build_address_chains.py`` and shipped as
+``data/address_chains.tsv`` (building it costs half a second of Python).  The
+longest chain that
 prefixes the address is taken, looking at its first :data:`HEAD` characters
 after a leading 中国 / 中华人民共和国.  The batch path finds it with a binary
 search over the sorted chains, so its cost does not depend on the dictionary
@@ -37,13 +40,13 @@ only, people move.
 
 from __future__ import annotations
 
+import bisect
 import logging
-import re
 import unicodedata
-from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
+from importlib import resources
 
 import numpy as np
 import polars as pl
@@ -51,9 +54,9 @@ import polars as pl
 from normalizers import schema
 from normalizers._vector import choose, map_distinct
 from normalizers.errors import NormalizationError, OnError, SchemaError, check_on_error
-from normalizers.ethnicity import ethnic_group_names
+from normalizers.names import opencc_t2s
 from normalizers.reasons import Reason
-from normalizers.regions import Region, region_table
+from normalizers.regions import region_table
 
 logger = logging.getLogger(__name__)
 
@@ -75,23 +78,6 @@ _FAST_RANGES = (
     (0x4E00, 0x9FFF),
     (0xFF01, 0xFF5E),
 )
-_NO_PREFECTURE = ("市辖区", "县", "省直辖县级行政区划", "自治区直辖县级行政区划")
-_SUFFIXES = (
-    "特别行政区",
-    "自治区",
-    "自治州",
-    "自治县",
-    "自治旗",
-    "地区",
-    "林区",
-    "特区",
-    "省",
-    "市",
-    "区",
-    "县",
-    "旗",
-    "盟",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,20 +97,16 @@ class AddressResult:
 @cache
 def _char_map() -> dict[str, str]:
     """NFKC followed by OpenCC t2s, per character, for the characters of ``_FAST_RANGES``."""
-    import opencc
-
-    region_chars = {
-        ch for periods in region_table().by_code.values() for r in periods for ch in r.name
-    }
-    chars = [chr(c) for lo, hi in _FAST_RANGES for c in range(lo, hi + 1)]
-    folded = [unicodedata.normalize("NFKC", ch) for ch in chars]
-    # One call for all: newlines stop OpenCC from reading neighbours as phrases.
-    simplified = opencc.OpenCC("t2s").convert("\n".join(folded)).split("\n")
+    region_chars = set("".join(region_table().names))
+    t2s = opencc_t2s()
     mapping = {}
-    for ch, nfkc, simple in zip(chars, folded, simplified, strict=True):
-        out = nfkc if nfkc in region_chars or len(nfkc) != 1 else simple
-        if out != ch:
-            mapping[ch] = out
+    for lo, hi in _FAST_RANGES:
+        for cp in range(lo, hi + 1):
+            ch = chr(cp)
+            nfkc = unicodedata.normalize("NFKC", ch)
+            out = nfkc if nfkc in region_chars or len(nfkc) != 1 else t2s.get(nfkc, nfkc)
+            if out != ch:
+                mapping[ch] = out
     return mapping
 
 
@@ -151,9 +133,12 @@ def _key(norm: str) -> str:
 # ------------------------------------------------------------------ chains
 
 
+_Codes = tuple[str | None, str | None, str | None]
+_NOTHING: _Codes = (None, None, None)
+
+
 @dataclass(frozen=True, slots=True)
 class _Chains:
-    lookup: dict[str, tuple[str | None, str | None, str | None]]
     sorted_keys: pl.Series
     parent: np.ndarray  # index of the longest chain that is a proper prefix, -1 if none
     province: pl.Series
@@ -162,160 +147,91 @@ class _Chains:
     max_len: int
 
 
-@cache
-def _split_name() -> re.Pattern[str]:
-    """stem, ethnic names, 自治 suffix | plain suffix.  Xinjiang writes ethnic names without 族."""
-    names = ethnic_group_names()
-    ethnic = sorted({*names, *(n.removesuffix("族") for n in names)} - {""}, key=len, reverse=True)
-    ethnic = [n for n in ethnic if len(n) >= 2]
-    plain = [s for s in _SUFFIXES if not s.startswith("自治")]
-    return re.compile(
-        r"^(.{2,}?)(?:((?:"
-        + "|".join(map(re.escape, ethnic))
-        + r")*)(自治区|自治州|自治县|自治旗)"
-        + r"|("
-        + "|".join(map(re.escape, plain))
-        + r"))$"
-    )
-
-
-_AUTONOMOUS_GENERIC = {"自治区": "自治区", "自治州": "州", "自治县": "县", "自治旗": "旗"}
-
-
-@cache
-def _forms(name: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(all forms, full forms) of a division name.
-
-    Full forms keep a suffix (长阳土家族自治县, 长阳县); all forms add the bare
-    stem (长阳).  A county written alone must use a full form.
-    """
-    full = [name]
-    forms = [name]
-    match = _split_name().match(name)
-    if match:
-        stem, _, autonomous, _ = match.groups()
-        forms.append(stem)
-        if autonomous:
-            full.append(stem + _AUTONOMOUS_GENERIC[autonomous])
-    if name == "内蒙古自治区":
-        forms.append("内蒙")
-    return tuple(dict.fromkeys(forms + full)), tuple(dict.fromkeys(full))
-
-
-def _codes_for(current: str) -> tuple[str, str | None, str | None] | None:
-    table = region_table()
-    region = table.latest(current)
-    if region is None or not region.in_use:
-        return None
-    province = current[:2] + "0000"
-    prefecture = current[:4] + "00"
-    city_region = table.latest(prefecture)
-    has_city = (
-        region.level >= 2
-        and city_region is not None
-        and city_region.in_use
-        and city_region.level == 2
-    )
-    city = prefecture if has_city else None
-    county = current if region.level == 3 else None
-    return province, city, county
-
-
-def _chain_entries(r: Region) -> Iterable[tuple[str, int]]:
-    """(chain string, rank) pairs naming ``r``; rank 0 starts with a province, 1 a prefecture, 2 a county."""
-    provinces = _forms(r.province)[0]
-    if r.level == 1:
-        for p in provinces:
-            yield p, 0
-        return
-    names, full = _forms(r.name)
-    if r.level == 2:
-        for c in names:
-            yield c, 1
-            for p in provinces:
-                yield p + c, 0
-        return
-    prefectures = _forms(r.prefecture)[0] if r.prefecture not in ("", "直辖") else ()
-    # Pickers built on the statistical division codes write a placeholder level
-    # for counties with no prefecture: 北京市市辖区朝阳区, 重庆市县城口县, 湖北省省直辖县级行政区划仙桃市.
-    fillers = ("",) if prefectures else ("", *_NO_PREFECTURE)
-    for k in full:
-        yield k, 2
-    for k in names:
-        for p in provinces:
-            for filler in fillers:
-                yield p + filler + k, 0
-        for c in prefectures:
-            yield c + k, 1
-            for p in provinces:
-                yield p + c + k, 0
-
-
-_Codes = tuple[str | None, str | None, str | None]
-_NOTHING: _Codes = (None, None, None)
-
-
-def _merge(readings: list[tuple[int, int, _Codes]]) -> _Codes:
-    """One reading for a chain string: the best-ranked ones, cut at the first level where they disagree."""
-    first = readings[0][2]
-    if len(readings) == 1:
-        return first
-    if all(codes == first for _, _, codes in readings):
-        return first
-    best = min((rank, retired) for rank, retired, _ in readings)
-    codes = {c for rank, retired, c in readings if (rank, retired) == best}
-    merged: list[str | None] = [None, None, None]
-    for level in range(3):
-        values = {c[level] for c in codes}
-        if len(values) != 1:
-            break
-        merged[level] = values.pop()
-    return merged[0], merged[1], merged[2]
+def _read_table(name: str, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """A TSV of ``normalizers/data`` written by ``build_address_chains.py`` (no quoting, ``#`` comments)."""
+    data = resources.files("normalizers.data").joinpath(name).read_bytes()
+    return pl.read_csv(data, separator="\t", comment_prefix="#", quote_char=None, schema=schema)
 
 
 @cache
 def _chains() -> _Chains:
-    readings: defaultdict[str, list[tuple[int, int, _Codes]]] = defaultdict(list)
-    for periods in region_table().by_code.values():
-        for r in periods:
-            if r.current is None:
-                continue
-            codes = _codes_for(r.current)
-            if codes is None:
-                continue
-            retired = 0 if r.in_use else 1
-            for chain, rank in _chain_entries(r):
-                readings[chain].append((rank, retired, codes))
-    # Ambiguous chains stay in, with no codes, so that 朝阳区 does not fall back to 朝阳 (朝阳市).
-    lookup = {chain: _merge(found) for chain, found in readings.items()}
-    keys = sorted(lookup)
-    parent = np.full(len(keys), -1, dtype=np.int64)
-    stack: list[int] = []
-    for i, key in enumerate(keys):
-        while stack and not key.startswith(keys[stack[-1]]):
-            stack.pop()
-        parent[i] = stack[-1] if stack else -1
-        stack.append(i)
-    max_len = max(map(len, keys))
-    if max_len > HEAD:
-        raise RuntimeError(f"a division chain of {max_len} characters exceeds HEAD={HEAD}")
-    codes = [lookup[k] for k in keys]
-    province, city, county = ([c[level] for c in codes] for level in range(3))
+    """The chain dictionary shipped in ``data/address_chains.tsv`` (see ``build_address_chains.py``).
+
+    The chains are front-coded there; they are decoded here with a few array
+    operations per character position instead of a Python loop per chain.
+    """
+    divisions = _read_table(
+        "address_divisions.tsv", {"province": pl.String(), "city": pl.String(), "county": pl.String()}
+    )
+    rows = _read_table(
+        "address_chains.tsv", {"shared": pl.Int64(), "rest": pl.String(), "division": pl.UInt32()}
+    )
+    shared = rows.get_column("shared").to_numpy()
+    rests = rows.get_column("rest")
+    lengths = rests.str.len_chars().cast(pl.Int64).to_numpy()
+    ends = shared + lengths
+    width = int(ends.max())
+    if width > HEAD:
+        raise RuntimeError(f"a division chain of {width} characters exceeds HEAD={HEAD}")
+    # every chain as a row of code points; each row first holds only the characters it adds
+    text: str = rests.str.join("").item()
+    points = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    grid = np.zeros((len(rests), width), dtype=np.uint32)
+    row_of = np.repeat(np.arange(len(rests)), lengths)
+    starts = np.repeat(np.cumsum(lengths) - lengths, lengths)
+    grid[row_of, np.repeat(shared, lengths) + np.arange(len(points)) - starts] = points
+    # position p of a chain comes from the last chain at or before it that wrote position p
+    order = np.arange(len(rests))
+    for p in range(width):
+        writes = shared <= p
+        source = np.maximum.accumulate(np.where(writes, order, 0))
+        grid[~writes, p] = grid[source[~writes], p]
+    division = rows.get_column("division")
     return _Chains(
-        lookup=lookup,
-        sorted_keys=pl.Series(keys, dtype=pl.Utf8),
-        parent=parent,
-        province=pl.Series(province, dtype=pl.Utf8),
-        city=pl.Series(city, dtype=pl.Utf8),
-        county=pl.Series(county, dtype=pl.Utf8),
-        max_len=max_len,
+        sorted_keys=pl.Series(grid.view(f"<U{width}").ravel().tolist(), dtype=pl.String),
+        parent=_parents(shared, ends, width),
+        province=divisions.get_column("province").gather(division),
+        city=divisions.get_column("city").gather(division),
+        county=divisions.get_column("county").gather(division),
+        max_len=width,
+    )
+
+
+def _parents(shared: np.ndarray, ends: np.ndarray, width: int) -> np.ndarray:
+    """Index of the longest chain that is a proper prefix of each (sorted, front-coded) chain, -1 if none.
+
+    Chain j < i is a prefix of chain i when no chain in (j, i] shares fewer than
+    len(j) characters with its predecessor; of the chains of one length, only the
+    last one before i can be.  Lengths are tried shortest first, so the longest wins.
+    """
+    n = len(shared)
+    order = np.arange(n)
+    parent = np.full(n, -1, dtype=np.int64)
+    for length in range(1, width):
+        last = np.maximum.accumulate(np.where(ends == length, order, -1))
+        cut = np.maximum.accumulate(np.where(shared < length, order, -1))
+        candidate = np.concatenate(([-1], last[:-1]))  # the last chain of this length before i
+        ok = (candidate >= 0) & (cut <= candidate) & (ends > length)
+        parent[ok] = candidate[ok]
+    return parent
+
+
+@cache
+def _lookup() -> dict[str, _Codes]:
+    """Chain -> codes, for the scalar path."""
+    chains = _chains()
+    return dict(
+        zip(
+            chains.sorted_keys.to_list(),
+            zip(chains.province.to_list(), chains.city.to_list(), chains.county.to_list(), strict=True),
+            strict=True,
+        )
     )
 
 
 def _find(key: str) -> tuple[str | None, str | None, str | None]:
-    chains = _chains()
-    lookup = chains.lookup
-    for length in range(min(len(key), chains.max_len), 0, -1):
+    lookup = _lookup()
+    for length in range(min(len(key), _chains().max_len), 0, -1):
         hit = lookup.get(key[:length])
         if hit is not None:
             return hit
@@ -350,8 +266,7 @@ def _provinces_by_code() -> pl.Series:
     known[[int(p) for p in table.provinces if p.isdigit()]] = True
     codes = np.arange(10**6)
     provinces = np.where(known[codes // 10_000], codes // 10_000, -1).astype(np.int16)
-    for code in table.by_code:
-        current = table.current_code(code)
+    for code, current in table.current.items():
         if current is not None and code.isdigit() and len(code) == 6:
             provinces[int(code)] = int(current[:2])
     return pl.Series(provinces)
@@ -394,23 +309,25 @@ def _normalize(value: str | None, id_region: str | None) -> AddressResult:
 # ------------------------------------------------------------------ frames
 
 
-def _class_pattern(codepoints: Iterable[int]) -> str:
-    """``^[...]*$`` over the given code points, written as ranges."""
-    ranges: list[list[int]] = []
-    for cp in sorted(codepoints):
-        if ranges and ranges[-1][1] == cp - 1:
-            ranges[-1][1] = cp
-        else:
-            ranges.append([cp, cp])
+def _class_pattern(ranges: Iterable[tuple[int, int]]) -> str:
+    """``^[...]*$`` over the given (first, last) code point ranges."""
     return "^[" + "".join(f"\\x{{{lo:x}}}-\\x{{{hi:x}}}" for lo, hi in ranges) + "]*$"
 
 
 @cache
 def _patterns() -> tuple[str, str]:
     """(fast, clean): strings of ``_FAST_RANGES`` characters, and those that need no mapping at all."""
-    fast = {cp for lo, hi in _FAST_RANGES for cp in range(lo, hi + 1)}
-    clean = fast - {ord(ch) for ch in _char_map()}
-    return _class_pattern(fast), _class_pattern(clean)
+    mapped = sorted(ord(ch) for ch in _char_map())  # all inside _FAST_RANGES
+    clean: list[tuple[int, int]] = []
+    for lo, hi in _FAST_RANGES:
+        start = lo
+        for cp in mapped[bisect.bisect_left(mapped, lo) : bisect.bisect_right(mapped, hi)]:
+            if cp > start:
+                clean.append((start, cp - 1))
+            start = cp + 1
+        if start <= hi:
+            clean.append((start, hi))
+    return _class_pattern(_FAST_RANGES), _class_pattern(clean)
 
 
 def _scatter(target: pl.Series, mask: pl.Series, fn: Callable[[pl.Series], pl.Series]) -> pl.Series:

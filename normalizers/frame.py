@@ -9,15 +9,14 @@ record by composing the scalar normalizers; a property test holds the two equal.
 from __future__ import annotations
 
 import re
-
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from normalizers import schema as s
-from normalizers._vector import scatter_rows
 from normalizers.addresses import address_columns, check_id_region, normalize_address
 from normalizers.dates import MIN_YEAR, check_min_year, date_columns, normalize_date
 from normalizers.ethnicity import ethnicity_columns, normalize_ethnicity
@@ -34,6 +33,7 @@ Progress = Callable[[str], None]
 _CHECKED_FORM = r"^[0-9]{17}[0-9X]$"
 _CHECKED_FORM_RE = re.compile(_CHECKED_FORM)
 _TRUNCATED_TAIL = "000"
+_CHECKED = "__checked"
 
 GUARDIAN_YEAR_GAP = 10
 """Years between a record's own birth date and its ID's from which the ID is taken for a
@@ -71,6 +71,8 @@ def normalize_frame(
     check_min_year(min_birth_year)
     note = progress or (lambda _field: None)
     out = conform_raw(frame)
+    # one chunk per raw column: every field gathers from them (multi-chunk gathers are slow)
+    out = out.with_columns(out.get_column(c).rechunk() for c in s.RAW_COLUMNS)
     if s.ROW_ID in out.columns:
         out = out.drop(s.ROW_ID)
     out = out.with_row_index(s.ROW_ID).with_columns(pl.col(s.ROW_ID).cast(pl.UInt32))
@@ -79,9 +81,8 @@ def normalize_frame(
     # polars' string work runs on one core and releases the GIL, so the threads overlap
     # each other's expressions, scalar residues and first-use table building.
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="normalize") as pool:
-        # Longest first; the first two overlap well: the dates and IDs are mostly polars,
-        # the addresses start by building their division dictionary in Python.  Their
-        # check against the ID regions waits for the IDs (below).
+        # Longest first: the dates and IDs, the addresses, then the names on whichever
+        # thread is free first, then the short fields behind them.
         dates_ids = pool.submit(_dates_and_ids, out, min_birth_year)
         address = pool.submit(address_columns, out.select(s.ADDRESS))
         names = pool.submit(_names_and_latin, out)
@@ -91,6 +92,11 @@ def normalize_frame(
                                    (s.ETHNICITY, ethnicity_columns))
         }
         duplicate = pool.submit(_duplicate_key, out)
+        # Submitted last, so that a thread reaches them only once everything they wait
+        # for has started: the address check against the ID regions and the best values
+        # run beside the names instead of after them.
+        checked_address = pool.submit(_checked_address, address, dates_ids)
+        best = pool.submit(_best_values, dates_ids, others[s.SEX])
         # progress names each field when its results are gathered, in FIELDS order
         note(s.BIRTH_DATE)
         note(s.ID_NUMBER)
@@ -103,11 +109,10 @@ def normalize_frame(
             note(field)
             parts.append(others[field].result())
         note(s.ADDRESS)
-        parts.append(check_id_region(address.result(), ids.get_column(s.ID_REGION)))
+        parts.append(checked_address.result())
+        parts.append(best.result().with_columns(name_keys))
         out = out.hstack([column for part in parts for column in part.get_columns()])
-        out = out.with_columns(_best_values(name_keys)).with_columns(
-            _record_reason(duplicate.result())
-        )
+        out = out.with_columns(_record_reason(duplicate.result()))
     return out
 
 
@@ -134,13 +139,29 @@ def _names_and_latin(raw: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.
     return names, latin, keys
 
 
-def _best_values(name_keys: pl.Series) -> list[pl.Expr | pl.Series]:
-    return [
+def _checked_address(
+    address: Future[pl.DataFrame], dates_ids: Future[tuple[pl.DataFrame, pl.DataFrame]]
+) -> pl.DataFrame:
+    return check_id_region(address.result(), dates_ids.result()[1].get_column(s.ID_REGION))
+
+
+def _best_values(
+    dates_ids: Future[tuple[pl.DataFrame, pl.DataFrame]], sex: Future[pl.DataFrame]
+) -> pl.DataFrame:
+    """DOB, SEX_BEST, ID_OWN and ID_CHECKED: the record's own values, else its ID's."""
+    dates, ids = dates_ids.result()
+    frame = pl.DataFrame([*dates.get_columns(), *ids.get_columns(), *sex.result().get_columns()])
+    return frame.select(
         pl.coalesce(s.BIRTH_DATE_NORM, s.ID_BIRTH_DATE).alias(s.DOB),
         pl.coalesce(s.SEX_NORM, s.ID_SEX).alias(s.SEX_BEST),
-        *own_id_exprs(),
-        name_keys,
-    ]
+        own_id_expr(),
+        checked_id_expr().alias(_CHECKED),
+    ).select(
+        s.DOB,
+        s.SEX_BEST,
+        s.ID_OWN,
+        pl.when(_CHECKED).then(pl.col(s.ID_OWN)).alias(s.ID_CHECKED),  # own_id_exprs, ID_OWN once
+    )
 
 
 def own_id_exprs() -> list[pl.Expr]:
@@ -182,25 +203,41 @@ def own_id_expr() -> pl.Expr:
 
 
 def _name_keys(frame: pl.DataFrame) -> pl.Series:
-    """Pinyin key, then Latin keys, without repeats; only rows with Latin keys need list work."""
-    pinyin = pl.col(s.NAME_PINYIN)
-    no_keys = pl.lit([], dtype=pl.List(pl.String))
-    keys = frame.select(
-        pl.when(pinyin.is_not_null()).then(pl.concat_list(pinyin)).otherwise(no_keys).alias(s.NAME_KEYS)
-    )
+    """Pinyin key, then Latin keys, without repeats.
+
+    Built by one gather from a few short sources rather than list expressions
+    over every row (polars concatenates lists row by row): ``[pinyin]`` (or
+    ``[]``) for rows without Latin keys; the Latin keys alone where there is no
+    pinyin or it is already their first key (most names written both ways); the
+    concatenation for the few other rows.
+    """
+    pinyin = frame.get_column(s.NAME_PINYIN)
     latin = frame.get_column(s.NAME_LATIN_KEYS)
+    present = pinyin.is_not_null().to_numpy()
+    singles = pinyin.drop_nulls()
+    sources = [
+        singles.reshape((-1, 1)).cast(pl.List(pl.String)),
+        pl.Series([[]], dtype=pl.List(pl.String)),
+    ]
+    at = np.full(frame.height, len(singles), dtype=np.int64)  # the empty list
+    at[present] = np.arange(len(singles))
     rows = (latin.list.len() > 0).arg_true()
     if rows.len():
-        both = frame.select(s.NAME_PINYIN, s.NAME_LATIN_KEYS).gather(rows).select(
-            pl.concat_list(
-                pl.when(pinyin.is_not_null()).then(pl.concat_list(pinyin)).otherwise(no_keys),
-                pl.col(s.NAME_LATIN_KEYS),
-            )
-            .list.unique(maintain_order=True)
-            .alias(s.NAME_KEYS)
+        py, keys = pl.col(s.NAME_PINYIN), pl.col(s.NAME_LATIN_KEYS)
+        part = pl.DataFrame([pinyin.gather(rows), latin.gather(rows)]).with_columns(
+            (py.is_null() | (keys.list.first() == py)).fill_null(False).alias("alone")
         )
-        keys = scatter_rows(keys, rows, both)
-    return keys.to_series()
+        alone = part.get_column("alone").to_numpy()
+        both = pl.concat_list(pl.concat_list(s.NAME_PINYIN), s.NAME_LATIN_KEYS)
+        sources += [
+            part.get_column(s.NAME_LATIN_KEYS).filter(pl.Series(alone)),
+            part.filter(~pl.col("alone")).select(both.list.unique(maintain_order=True)).to_series(),
+        ]
+        where = rows.to_numpy()
+        start = len(singles) + 1
+        at[where[alone]] = start + np.arange(alone.sum())
+        at[where[~alone]] = start + alone.sum() + np.arange((~alone).sum())
+    return pl.concat(sources, rechunk=True).gather(pl.Series(at)).alias(s.NAME_KEYS)
 
 
 def _record_reason(duplicate: pl.Series) -> pl.Expr:

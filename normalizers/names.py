@@ -34,6 +34,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import cache
+from importlib import resources
 from typing import Any, Literal
 
 import polars as pl
@@ -149,24 +150,37 @@ def _surnames() -> _Surnames:
 
 
 @cache
-def t2s_table() -> dict[str, str]:
-    """Traditional -> simplified, one character at a time, from OpenCC t2s.
+def opencc_t2s() -> dict[str, str]:
+    """OpenCC t2s of single characters, as shipped in ``data/t2s_chars.tsv`` (changed characters only).
 
-    Built in one OpenCC call over every ideograph (about 25 ms).  Conversions to
-    characters outside the BMP and the characters of ``_T2S_KEEP`` are left out;
-    chains are closed so that converting twice changes nothing.
+    Covers every ideograph and the characters addresses are cleaned over; built
+    by ``normalizers/data/build_char_tables.py`` so that no process has to run
+    OpenCC over every ideograph.
     """
-    import opencc
+    text = resources.files("normalizers.data").joinpath("t2s_chars.tsv").read_text(encoding="utf-8")
+    lines = [line for line in text.splitlines() if line and not line.startswith("#")]
+    if lines[0] != "char\tsimplified":
+        raise RuntimeError(f"t2s_chars.tsv: unexpected header {lines[0]!r}")
+    return dict(line.split("\t") for line in lines[1:])
 
-    chars = [chr(cp) for lo, hi in _HAN_BLOCKS for cp in range(lo, hi)]
-    converted = opencc.OpenCC("t2s").convert("\n".join(chars)).split("\n")
-    if len(converted) != len(chars):  # a phrase rule spanned a newline; never seen, but be safe
-        converter = opencc.OpenCC("t2s")
-        converted = [converter.convert(c) for c in chars]
+
+def _is_han(cp: int) -> bool:
+    return any(lo <= cp < hi for lo, hi in _HAN_BLOCKS)
+
+
+@cache
+def t2s_table() -> dict[str, str]:
+    """Traditional -> simplified, one character at a time, from OpenCC t2s (:func:`opencc_t2s`).
+
+    Conversions to characters outside the BMP and the characters of
+    ``_T2S_KEEP`` are left out; chains are closed so that converting twice
+    changes nothing.
+    """
     table = {
         src: dst
-        for src, dst in zip(chars, converted)
-        if dst != src and len(dst) == 1 and src not in _T2S_KEEP and (ord(dst) <= 0xFFFF or ord(src) > 0xFFFF)
+        for src, dst in opencc_t2s().items()
+        if len(dst) == 1 and _is_han(ord(src)) and src not in _T2S_KEEP
+        and (ord(dst) <= 0xFFFF or ord(src) > 0xFFFF)
     }
     for src, dst in table.items():
         seen = {src}

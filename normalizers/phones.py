@@ -40,7 +40,7 @@ import phonenumbers
 import polars as pl
 
 from normalizers import schema
-from normalizers._vector import choose, fill_unsettled, scatter_rows
+from normalizers._vector import choose, collect, fill_unsettled, scatter_rows
 from normalizers.errors import NormalizationError, OnError, SchemaError, check_on_error
 from normalizers.masking import mask_phone
 from normalizers.reasons import Reason
@@ -277,31 +277,44 @@ def phone_columns(frame: pl.DataFrame, column: str = schema.PHONE) -> pl.DataFra
                 (mobile, Reason.CLEANED.value),
             ).alias(schema.PHONE_REASON),
         )
-        .collect()
+        .pipe(collect)
     )
     out = fast.select(schema.PHONE_NORM, schema.PHONE_EXT, schema.PHONE_KIND, schema.PHONE_REASON)
     rows = fast.select(~mobile & raw.is_not_null()).to_series().arg_true()
     if rows.len() == 0:
         return out
-    # the few other rows: landlines by expressions, the rest by the scalar path
+    # The few other rows: mobiles typed in full-width digits (NFKC makes them ASCII, so once
+    # mapped the same shape applies, with CLEANED as the value was not written that way) and
+    # landlines by expressions, the rest by the scalar path.
     rest = fast.select(raw, compact).gather(rows)
+    rest = rest.with_columns(compact.str.replace_many(_WIDE_DIGITS, _ASCII_DIGITS))
+    wide_mobile = rest.get_column(_COMPACT_COL).str.contains(_FAST_MOBILE).fill_null(False)
     parts = rest.get_column(_COMPACT_COL).str.extract_groups(_FAST_LANDLINE).struct.unnest()
     landline = parts.get_column("1").is_in(pl.Series(sorted(area_codes()), dtype=pl.Utf8).implode())
     landline = landline.fill_null(False)
+    is_mobile = pl.lit(wide_mobile)
     values = parts.select(
-        (pl.lit("+86") + pl.col("1") + pl.col("2")).alias(schema.PHONE_NORM),
+        pl.when(is_mobile)
+        .then(pl.lit("+86") + pl.lit(rest.get_column(_COMPACT_COL)).str.slice(-11))
+        .otherwise(pl.lit("+86") + pl.col("1") + pl.col("2"))
+        .alias(schema.PHONE_NORM),
         pl.lit(None, dtype=pl.Utf8).alias(schema.PHONE_EXT),
-        pl.lit("landline").alias(schema.PHONE_KIND),
-        pl.lit(Reason.PHONE_LANDLINE.value).alias(schema.PHONE_REASON),
+        choose((is_mobile, "mobile"), otherwise="landline").alias(schema.PHONE_KIND),
+        choose((is_mobile, Reason.CLEANED.value), otherwise=Reason.PHONE_LANDLINE.value).alias(
+            schema.PHONE_REASON
+        ),
     )
+    settled = wide_mobile | landline
 
     def one(text: str | None) -> tuple[str | None, str | None, str | None, str]:
         result = _normalize(text)
         return result.value, result.ext, result.kind, result.reason.value
 
-    values = fill_unsettled(values, landline, rest, [column], one)
+    values = fill_unsettled(values, settled, rest, [column], one)
     return scatter_rows(out, rows, values)
 
 
+_WIDE_DIGITS = [chr(0xFF10 + i) for i in range(10)]
+_ASCII_DIGITS = [str(i) for i in range(10)]
 _COMPACT_COL = "__phone_compact"
 _IS_MOBILE = "__phone_mobile"

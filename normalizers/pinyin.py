@@ -2,8 +2,9 @@
 
 pypinyin reads running text: its phrase dictionary and per-call overhead are wrong
 for names (单 is Shan as a surname, not dan) and too slow for millions of rows.
-Names are read character by character instead, from a table built once from
-pypinyin's character dictionary (first reading, toneless, ``v`` for u-umlaut),
+Names are read character by character instead, from a table derived from
+pypinyin's character dictionary (first reading, toneless, ``v`` for u-umlaut;
+shipped as ``data/char_readings.tsv``),
 corrected for given names by ``data/given_readings.tsv``; surnames come from
 ``data/surname_readings.tsv`` (polyphonic single surnames and every compound).
 """
@@ -11,12 +12,9 @@ corrected for given names by ``data/given_readings.tsv``; surnames come from
 from __future__ import annotations
 
 import csv
-import importlib.util
-import json
 from collections.abc import Collection, Iterable
 from functools import cache
 from importlib import resources
-from pathlib import Path
 
 # Tone marks fold to their base vowel; u-umlaut to the keyboard's "v" (lv, nv).
 _TONELESS = str.maketrans(
@@ -56,33 +54,22 @@ def data_table(name: str) -> list[dict[str, str]]:
     return list(csv.DictReader(lines, delimiter="\t", quoting=csv.QUOTE_NONE))
 
 
-def _pypinyin_characters() -> dict[int, str]:
-    """pypinyin's character dictionary (code point -> readings), read without importing pypinyin.
-
-    ``import pypinyin`` also loads its phrase dictionary, which names never use and
-    which takes three times as long; the character dictionary is read from the
-    JSON file it ships, as pypinyin itself does.
-    """
-    spec = importlib.util.find_spec("pypinyin")
-    for folder in (spec.submodule_search_locations or []) if spec else []:
-        path = Path(folder) / "pinyin_dict.json"
-        if path.is_file():
-            return {int(cp): readings for cp, readings in json.loads(path.read_bytes()).items()}
-    from pypinyin.pinyin_dict import pinyin_dict  # another layout: the ordinary import
-
-    return pinyin_dict
-
-
 @cache
 def char_readings() -> dict[str, str]:
     """Every character pypinyin knows -> its toneless reading in given names.
 
-    Built once per process from the whole dictionary (about 42,000 entries, ~70 ms):
-    measured faster overall than caching lazily per character, because the
-    frame path hands the table to polars in one piece.
+    pypinyin's first reading of each character, shipped as
+    ``data/char_readings.tsv`` (built by ``normalizers/data/build_char_tables.py``;
+    about 42,000 characters), corrected for given names by ``data/given_readings.tsv``.
     """
-    pinyin_dict = _pypinyin_characters()
-    table = {chr(cp): toneless(readings.split(",", 1)[0]) for cp, readings in pinyin_dict.items()}
+    text = resources.files("normalizers.data").joinpath("char_readings.tsv").read_text(encoding="utf-8")
+    lines = [line for line in text.splitlines() if line and not line.startswith("#")]
+    if lines[0] != "reading\tchars":
+        raise RuntimeError(f"char_readings.tsv: unexpected header {lines[0]!r}")
+    table: dict[str, str] = {}
+    for line in lines[1:]:
+        reading, chars = line.split("\t")
+        table.update(dict.fromkeys(chars, reading))
     for row in data_table("given_readings.tsv"):
         table[row["char"]] = row["pinyin"]
     return table

@@ -338,7 +338,6 @@ def name_keys(norm: str, hint_tokens: list[str] | None = None) -> tuple[str, ...
     """Candidate pinyin keys of a canonical romanized name, surname first, at most ``MAX_KEYS``."""
     lower = norm.lower()
     head, comma, tail = lower.partition(", ")
-    keys: list[str] = []
     if comma:
         given = [t for t in tail.split() if _readable(t)]
         if not given and len(head.split()) > 1:  # CHAN Tai Man, David: an English name after the comma
@@ -369,9 +368,8 @@ def name_keys(norm: str, hint_tokens: list[str] | None = None) -> tuple[str, ...
         last_ok = any(_plausible_surname(sur) for sur, _ in last)
         # Both orders unless exactly one of them puts a plausible surname first.
         splits = (first if first_ok or not last_ok else []) + (last if last_ok or not first_ok else [])
-    for surname_tokens, given_tokens in splits:
-        keys.extend(_split_keys(surname_tokens, given_tokens))
-    return _cap(keys)
+    # lazily: a long name's products run to thousands of keys, of which only MAX_KEYS are kept
+    return _cap(itertools.chain.from_iterable(_split_keys(sur, given) for sur, given in splits))
 
 
 def _readable(token: str) -> bool:
@@ -380,7 +378,13 @@ def _readable(token: str) -> bool:
 
 
 def _cap(keys: Iterable[str]) -> tuple[str, ...]:
-    return tuple(itertools.islice(dict.fromkeys(keys), MAX_KEYS))
+    """The first ``MAX_KEYS`` distinct keys, in order; stops reading ``keys`` there."""
+    kept: dict[str, None] = {}
+    for key in keys:
+        kept[key] = None
+        if len(kept) == MAX_KEYS:
+            break
+    return tuple(kept)
 
 
 def _normalize(value: str | None) -> LatinNameResult:
