@@ -28,6 +28,8 @@ import numpy as np
 import polars as pl
 
 from linkage._similarity import (
+    LEFT_SUFFIX,
+    RIGHT_SUFFIX,
     both_equal,
     digit_differences,
     flags,
@@ -37,13 +39,12 @@ from linkage._similarity import (
     lists_overlap,
     mask_compatible,
     pair_frame,
+    positions_differing,
     right,
     rows,
 )
 from normalizers import schema as s
 from normalizers.errors import ConfigError, SchemaError
-from normalizers.reasons import Reason
-
 
 NULL_LEVEL = "null"
 """Label of level 0 in every comparison: no information, weight 0."""
@@ -361,23 +362,16 @@ class IdComparison(ComparisonDefaults):
         apart = (level < 0) & f["same_kind"] & ~f["other_kind"] & ~f["conflicting"]
         idx, sub = rows(frame, apart, (s.ID_KEY, s.ID_CHECKED, s.ID_NORM))
         if idx.size:
-            near = flags(
-                sub,
-                near=(unchecked(left) | unchecked(right))
-                & (_positions_differing(left(s.ID_NORM), right(s.ID_NORM)) <= 2),
-            )["near"]
-            level[idx[~near]] = at["different_same_kind"]
+            typo_sized = positions_differing(
+                sub[s.ID_NORM + LEFT_SUFFIX], sub[s.ID_NORM + RIGHT_SUFFIX]
+            )
+            typo_sized = (typo_sized >= 0) & (typo_sized <= 2)
+            unverified = flags(sub, u=unchecked(left) | unchecked(right))["u"]
+            level[idx[~(unverified & typo_sized)]] = at["different_same_kind"]
         # A resident ID beside a passport says nothing: people hold several kinds of document.
         level[(level < 0) & f["other_kind"]] = 0
         level[level < 0] = at["different"]
         return pl.Series(s.GAMMA_PREFIX + self.name, level, dtype=pl.Int8)
-
-
-def _positions_differing(a: pl.Expr, b: pl.Expr, length: int = 18) -> pl.Expr:
-    """How many of the first ``length`` characters of two strings differ."""
-    return pl.sum_horizontal(
-        (a.str.slice(k, 1) != b.str.slice(k, 1)).cast(pl.Int8) for k in range(length)
-    )
 
 
 # -------------------------------------------------------------------- name

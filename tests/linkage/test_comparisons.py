@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from linkage import comparisons as cmp
+from linkage._similarity import mask_compatible, positions_differing
 from linkage.comparisons import (
     AddressComparison,
     Comparison,
@@ -801,3 +802,26 @@ def test_dob_levels_equal_scalar_reference(dates: list[dt.date | None]) -> None:
     got = comparison_vectors(frame, _pairs(lefts, rights), [comparison])[s.GAMMA_PREFIX + "dob"]
     for k, (i, j) in enumerate(zip(lefts, rights, strict=True)):
         assert comparison.levels[got[k]] == reference_dob_level(dates[i], dates[j])
+
+
+# ------------------------------------------------------- position-wise helpers
+
+_codes = st.one_of(st.none(), st.text(alphabet="0123456789X*", min_size=14, max_size=18))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(_codes, _codes), min_size=1, max_size=30), st.integers(1, 18))
+def test_mask_compatible_and_positions_differing_agree_with_the_definition(
+    pairs: list[tuple[str | None, str | None]], min_visible: int
+) -> None:
+    a = pl.Series([p[0] for p in pairs], dtype=pl.String)
+    b = pl.Series([p[1] for p in pairs], dtype=pl.String)
+    compatible = mask_compatible(a, b, length=18, min_visible=min_visible).to_list()
+    differing = positions_differing(a, b).tolist()
+    for (x, y), got, diff in zip(pairs, compatible, differing, strict=True):
+        sized = x is not None and y is not None and len(x) == len(y) == 18
+        both = [(c, d) for c, d in zip(x or "", y or "") if c != "*" and d != "*"]
+        expected = sized and all(c == d for c, d in both) and len(both) >= min_visible
+        assert got == expected, (x, y)
+        same_length = x is not None and y is not None and len(x) == len(y)
+        assert diff == (sum(c != d for c, d in zip(x, y)) if same_length else -1), (x, y)
