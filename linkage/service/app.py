@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any, Final
 
 import polars as pl
+import sqlalchemy as sa
 from anyio import to_thread
 from fastapi import FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -323,6 +324,8 @@ def create_app(
 
     app.add_exception_handler(LinkageError, linkage_error)
     app.add_exception_handler(StoreError, store_error)
+    # e.g. SQLite's "database is locked" while a batch run saves: transient, not a bug
+    app.add_exception_handler(sa.exc.OperationalError, store_error)
     app.add_exception_handler(ServiceClosed, closed_error)
     app.add_middleware(
         Gate,

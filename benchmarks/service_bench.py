@@ -1,0 +1,266 @@
+"""Latency and throughput of the resolve-identity service over real HTTP on loopback.
+
+    python -m benchmarks.service_bench --records 1000000
+    python -m benchmarks.service_bench --records 200000 --work /tmp/svc --seconds 10
+
+Builds an identity store by running the batch job on N generated records (held
+out: 5,000 records of the same persons for the ingest scenarios; skipped when
+``--work`` already holds a store built with the same N and seed), creates an
+API key, starts ``linkage serve`` as a subprocess, and drives it from a second
+process with a bounded request loop (each scenario runs for ``--seconds`` or
+``--requests``, whichever ends first) at each ``--concurrency`` level.  Prints,
+per scenario, requests/s, records/s and p50/p95/p99 latency as the client saw
+it, plus the server's start-up time (index build) and peak RSS.
+
+Scenarios: ``resolve`` (one stored record per request, so the answer is known
+and checked against the batch crosswalk), ``resolve_new`` (a held-out record:
+the model decides), ``resolve_batch`` (100 records per request), ``ingest`` (one
+held-out record per request).  Targets (issue 5): resolve p99 <= 20 ms and
+>= 500 requests/s single-record on this 2-core machine.  The client and the
+server share the machine's two cores, so the client's own CPU is part of what
+is measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing as mp
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from normalizers import schema as s
+
+HELD_OUT = 5_000
+BATCH = 100
+PURPOSE = "benchmark: service latency"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    path: str
+    batch: int  # records per request
+    pool: str  # "stored" or "held_out"
+
+
+SCENARIOS = (
+    Scenario("resolve", "/v1/resolve", 1, "stored"),
+    Scenario("resolve_new", "/v1/resolve", 1, "held_out"),
+    Scenario("resolve_batch", "/v1/resolve", BATCH, "stored"),
+    Scenario("ingest", "/v1/records", 1, "held_out"),
+)
+
+
+# ------------------------------------------------------------------ setup
+def build_store(records: int, seed: int, work: Path) -> tuple[str, Path]:
+    """Run the batch job on the generated records minus a held-out sample; reuse a finished one."""
+    from benchmarks.datagen import generate, persons_for_records
+    from linkage.pipeline import run_job
+
+    marker = work / f"store_{records}_{seed}.json"
+    store_url = f"sqlite:///{(work / 'identity.db').resolve()}"
+    if marker.exists():
+        print(f"reusing the store in {work}")
+        return store_url, work
+    for old in work.glob("identity.db*"):
+        old.unlink()
+    data, _ = generate(persons_for_records(records), seed=seed)
+    held = data.sample(n=min(HELD_OUT, data.height // 10), seed=seed)
+    stored = data.join(held.select(s.SOURCE, s.RECORD_ID), on=[s.SOURCE, s.RECORD_ID], how="anti")
+    stored.write_parquet(work / "stored.parquet")
+    held.write_parquet(work / "held_out.parquet")
+    print(f"batch job on {stored.height:,} records ({held.height:,} held out) ...", flush=True)
+    started = time.perf_counter()
+    result = run_job([work / "stored.parquet"], work / "out", store_url=store_url)
+    print(f"  {result.accounting_line} in {time.perf_counter() - started:.1f} s", flush=True)
+    marker.write_text(json.dumps({"records": records, "seed": seed}), encoding="utf-8")
+    return store_url, work
+
+
+def create_key(store_url: str) -> str:
+    from linkage.service.auth import create_key as make
+    from linkage.store import IdentityStore
+
+    with IdentityStore.open(store_url) as store:
+        return make(store, f"bench-{os.getpid()}-{time.time_ns()}", ["query", "ingest"])
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(store_url: str, port: int, key: str) -> tuple[subprocess.Popen[bytes], float]:
+    import httpx
+
+    command = [sys.executable, "-m", "linkage", "serve", "--store", store_url, "--port", str(port)]
+    started = time.perf_counter()
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    headers = {"Authorization": f"Bearer {key}"}
+    while True:
+        if server.poll() is not None:
+            raise SystemExit(f"server exited: {server.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", headers=headers, timeout=1).status_code == 200:
+                return server, time.perf_counter() - started
+        except httpx.TransportError:
+            pass
+        if time.perf_counter() - started > 900:
+            server.kill()
+            raise SystemExit("server did not start within 15 minutes")
+        time.sleep(0.5)
+
+
+def server_rss_mib(pid: int) -> float:
+    import psutil
+
+    return psutil.Process(pid).memory_info().rss / 2**20
+
+
+# ----------------------------------------------------------------- driver
+def _rows(frame: pl.DataFrame) -> list[dict[str, Any]]:
+    return frame.select(s.RAW_COLUMNS).cast(pl.String).to_dicts()
+
+
+async def _drive(
+    url: str, key: str, scenario: Scenario, rows: list[dict[str, Any]], concurrency: int,
+    seconds: float, max_requests: int,
+) -> dict[str, Any]:
+    import httpx
+
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    cursor = 0
+    deadline = time.perf_counter() + seconds
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    headers = {"Authorization": f"Bearer {key}"}
+
+    async with httpx.AsyncClient(base_url=url, headers=headers, limits=limits, timeout=60) as client:
+
+        async def worker() -> None:
+            nonlocal cursor
+            while time.perf_counter() < deadline and len(latencies) < max_requests:
+                take = rows[cursor % len(rows): cursor % len(rows) + scenario.batch]
+                cursor += scenario.batch
+                if scenario.batch == 1:
+                    body: dict[str, Any] = {"purpose": PURPOSE, "record": take[0]}
+                else:
+                    body = {"purpose": PURPOSE, "records": take}
+                t0 = time.perf_counter()
+                response = await client.post(scenario.path, json=body)
+                latencies.append(time.perf_counter() - t0)
+                statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    ms = np.array(latencies) * 1000
+    return {
+        "requests": len(latencies),
+        "seconds": elapsed,
+        "statuses": statuses,
+        "p50": float(np.percentile(ms, 50)),
+        "p95": float(np.percentile(ms, 95)),
+        "p99": float(np.percentile(ms, 99)),
+    }
+
+
+def _client_process(args: tuple[Any, ...], queue: mp.Queue) -> None:  # type: ignore[type-arg]
+    queue.put(asyncio.run(_drive(*args)))
+
+
+def drive(*args: Any) -> dict[str, Any]:
+    """Run one scenario in a separate client process (spawned: it shares nothing with us)."""
+    ctx = mp.get_context("spawn")
+    queue: mp.Queue = ctx.Queue()  # type: ignore[type-arg]
+    proc = ctx.Process(target=_client_process, args=(args, queue))
+    proc.start()
+    result = queue.get()
+    proc.join()
+    return result
+
+
+def check_agreement(url: str, key: str, work: Path, n: int = 200) -> float:
+    """Share of stored records that the service resolves to the batch job's person."""
+    import httpx
+
+    crosswalk = pl.read_parquet(work / "out" / "crosswalk.parquet")
+    stored = pl.read_parquet(work / "stored.parquet").join(
+        crosswalk.select(s.SOURCE, s.RECORD_ID, s.PERSON_ID), on=[s.SOURCE, s.RECORD_ID]
+    ).sample(n=n, seed=7)
+    body = {"purpose": PURPOSE, "records": _rows(stored)}
+    response = httpx.post(f"{url}/v1/resolve", json=body, timeout=120,
+                          headers={"Authorization": f"Bearer {key}"})
+    response.raise_for_status()
+    got = [r["person_id"] for r in response.json()["results"]]
+    return float(np.mean([a == b for a, b in zip(got, stored[s.PERSON_ID].to_list())]))
+
+
+# ------------------------------------------------------------------- main
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--work", type=Path, default=None, help="keeps the store between runs")
+    parser.add_argument("--seconds", type=float, default=15.0, help="per scenario and level")
+    parser.add_argument("--requests", type=int, default=20_000, help="per scenario and level")
+    parser.add_argument("--concurrency", default="1,16", help="comma-separated client counts")
+    parser.add_argument("--scenarios", default=",".join(sc.name for sc in SCENARIOS))
+    args = parser.parse_args(argv)
+    levels = [int(x) for x in args.concurrency.split(",")]
+    chosen = [sc for sc in SCENARIOS if sc.name in args.scenarios.split(",")]
+    if not chosen or min(levels) < 1:
+        parser.error("--scenarios/--concurrency: nothing to run")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        work = args.work or Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        store_url, work = build_store(args.records, args.seed, work)
+        key = create_key(store_url)
+        port = free_port()
+        server, startup = start_server(store_url, port, key)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            print(f"server up in {startup:.1f} s (index build), RSS {server_rss_mib(server.pid):,.0f} MiB")
+            print(f"batch/service agreement on 200 stored records: {check_agreement(url, key, work):.1%}")
+            pools = {
+                "stored": _rows(pl.read_parquet(work / "stored.parquet").sample(n=20_000, seed=3, with_replacement=True)),
+                "held_out": _rows(pl.read_parquet(work / "held_out.parquet")),
+            }
+            print(f"{'scenario':<14} {'clients':>7} {'requests':>8} {'req/s':>8} {'rec/s':>8} "
+                  f"{'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}  statuses")
+            for scenario in chosen:
+                for level in levels:
+                    if scenario.pool == "held_out" and scenario.name == "ingest" and level > 1:
+                        continue  # ingests are serialized by the service: one client says it all
+                    r = drive(url, key, scenario, pools[scenario.pool], level, args.seconds,
+                              args.requests)
+                    rate = r["requests"] / r["seconds"]
+                    print(f"{scenario.name:<14} {level:>7} {r['requests']:>8,} {rate:>8.1f} "
+                          f"{rate * scenario.batch:>8.0f} {r['p50']:>8.1f} {r['p95']:>8.1f} "
+                          f"{r['p99']:>8.1f}  {r['statuses']}", flush=True)
+            print(f"server RSS at the end {server_rss_mib(server.pid):,.0f} MiB")
+        finally:
+            server.send_signal(signal.SIGINT)
+            try:
+                server.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                server.kill()
+
+
+if __name__ == "__main__":
+    main()
