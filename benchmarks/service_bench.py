@@ -6,7 +6,8 @@
 Builds an identity store by running the batch job on N generated records (held
 out: 5,000 records of the same persons for the ingest scenarios; skipped when
 ``--work`` already holds a store built with the same N and seed), creates an
-API key, starts ``linkage serve`` as a subprocess, and drives it from a second
+API key, starts ``linkage serve`` on a copy of the store as a subprocess (its
+output in ``WORK/server.log``), and drives it from a second
 process with a bounded request loop (each scenario runs for ``--seconds`` or
 ``--requests``, whichever ends first) at each ``--concurrency`` level.  Prints,
 per scenario, requests/s, records/s and p50/p95/p99 latency as the client saw
@@ -28,6 +29,7 @@ import asyncio
 import json
 import multiprocessing as mp
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -72,7 +74,7 @@ def build_store(records: int, seed: int, work: Path) -> tuple[str, Path]:
 
     marker = work / f"store_{records}_{seed}.json"
     store_url = f"sqlite:///{(work / 'identity.db').resolve()}"
-    if marker.exists():
+    if marker.exists() and (work / "identity.db").exists():
         print(f"reusing the store in {work}")
         return store_url, work
     for old in work.glob("identity.db*"):
@@ -104,16 +106,21 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(store_url: str, port: int, key: str) -> tuple[subprocess.Popen[bytes], float]:
+def start_server(
+    store_url: str, port: int, key: str, log_path: Path
+) -> tuple[subprocess.Popen[bytes], float]:
+    """Start ``linkage serve`` (its output to ``log_path``) and wait until it answers."""
     import httpx
 
     command = [sys.executable, "-m", "linkage", "serve", "--store", store_url, "--port", str(port)]
     started = time.perf_counter()
-    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    with log_path.open("wb") as log:  # the child keeps its own handle
+        server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
     headers = {"Authorization": f"Bearer {key}"}
     while True:
         if server.poll() is not None:
-            raise SystemExit(f"server exited: {server.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+            tail = log_path.read_text(encoding="utf-8", errors="replace")[-2000:]
+            raise SystemExit(f"server exited with {server.returncode}: {tail}")
         try:
             if httpx.get(f"http://127.0.0.1:{port}/healthz", headers=headers, timeout=1).status_code == 200:
                 return server, time.perf_counter() - started
@@ -229,10 +236,14 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = args.work or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
-        store_url, work = build_store(args.records, args.seed, work)
+        _, work = build_store(args.records, args.seed, work)
+        # serve a copy: ingests change the store, and a reused store must start the same
+        served = work / "served.db"
+        shutil.copyfile(work / "identity.db", served)
+        store_url = f"sqlite:///{served.resolve()}"
         key = create_key(store_url)
         port = free_port()
-        server, startup = start_server(store_url, port, key)
+        server, startup = start_server(store_url, port, key, work / "server.log")
         url = f"http://127.0.0.1:{port}"
         try:
             print(f"server up in {startup:.1f} s (index build), RSS {server_rss_mib(server.pid):,.0f} MiB")
