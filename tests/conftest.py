@@ -22,6 +22,28 @@ _ROOT = str(Path(__file__).resolve().parents[1])
 if _ROOT not in sys.path:
     sys.path.append(_ROOT)
 
+PG_URL = "postgresql+psycopg://{user}@127.0.0.1:5432/test"
+PG_USERS = ("postgres", "root")
+
+
+@pytest.fixture(scope="session")
+def local_postgres_url() -> str | None:
+    """A URL of the local PostgreSQL server (trust auth, database ``test``), or None when unreachable."""
+    import sqlalchemy as sa
+
+    for user in PG_USERS:
+        url = PG_URL.format(user=user)
+        engine = sa.create_engine(url)
+        try:
+            with engine.connect():
+                return url
+        except sa.exc.OperationalError:
+            continue
+        finally:
+            engine.dispose()
+    return None
+
+
 GOLDEN_DIR = Path(__file__).parent / "golden"
 NULL = r"\N"
 

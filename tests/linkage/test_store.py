@@ -35,28 +35,10 @@ from normalizers import schema as s
 from normalizers.errors import ConfigError, SchemaError
 from normalizers.masking import mask_id
 
-PG_URL = "postgresql+psycopg://{user}@127.0.0.1:5432/test"
-PG_USERS = ("postgres", "root")
-
-
-def _pg_url() -> str | None:
-    """A URL of the local PostgreSQL server, or None when it truly is unreachable."""
-    for user in PG_USERS:
-        url = PG_URL.format(user=user)
-        engine = sa.create_engine(url)
-        try:
-            with engine.connect():
-                return url
-        except sa.exc.OperationalError:
-            continue
-        finally:
-            engine.dispose()
-    return None
-
 
 @pytest.fixture(scope="module")
-def pg_url() -> str:
-    url = _pg_url()
+def pg_url(local_postgres_url: str | None) -> str:
+    url = local_postgres_url
     if url is None:
         pytest.skip("PostgreSQL on 127.0.0.1:5432 is unreachable")
     return url

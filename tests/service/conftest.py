@@ -12,9 +12,6 @@ from typing import Any, Self
 import pytest
 import sqlalchemy as sa
 
-PG_URL = "postgresql+psycopg://{user}@127.0.0.1:5432/test"
-PG_USERS = ("postgres", "root")
-
 
 class LiveServer:
     """Runs an ASGI app with uvicorn in a background thread; ``url`` once started."""
@@ -63,25 +60,10 @@ class LiveServer:
         self._sock.close()
 
 
-def pg_url() -> str | None:
-    """A URL of the local PostgreSQL server, or None when it is unreachable."""
-    for user in PG_USERS:
-        url = PG_URL.format(user=user)
-        engine = sa.create_engine(url)
-        try:
-            with engine.connect():
-                return url
-        except sa.exc.OperationalError:
-            continue
-        finally:
-            engine.dispose()
-    return None
-
-
 @pytest.fixture(scope="session")
-def pg_schema_factory() -> Iterator[Any]:
+def pg_schema_factory(local_postgres_url: str | None) -> Iterator[Any]:
     """make() -> (server url, a fresh schema name); every schema is dropped at the end."""
-    url = pg_url()
+    url = local_postgres_url
     created: list[str] = []
 
     def make() -> tuple[str, str]:
