@@ -201,10 +201,13 @@ class IdComparison(ComparisonDefaults):
     Excel-truncated ID agrees with the other on every position visible in both,
     at least ``min_mask_overlap`` of them; a valid number ending in ``000`` counts
     as truncated too, since one truncation in eleven passes the check);
-    ``different_same_kind`` (two valid numbers of a kind a person holds only one
-    of, differing: strong evidence of different persons, unless a number no check
-    character verified (a 15-digit upgrade, a 2017 permanent-residence ID) differs
-    by a typo's worth, or its own record contradicts it, as a guardian's ID does);
+    ``different_same_kind`` (two numbers of a kind a person holds only one of,
+    differing: strong evidence of different persons when both are verified by
+    their check characters, or when they differ in more than
+    ``max_typo_positions`` places of the body, so that no typo in an unverified
+    number (a 15-digit upgrade, a 2017 permanent-residence ID) or a
+    checksum-failing one explains it; never when a record contradicts its own
+    number, as a guardian's ID does);
     ``different`` (anything else of one kind, e.g. two passports).  Documents of
     different kinds (a resident ID beside a passport) or generations (a 2017 and a
     2023 permanent-residence ID) are not compared: null.
@@ -214,6 +217,7 @@ class IdComparison(ComparisonDefaults):
     min_mask_overlap: int = 8
     exclusive_kinds: tuple[str, ...] = ("RESIDENT", "HMT_PERMIT", "FOREIGN_PR")
     different_same_kind_max_weight: float = -10.0
+    max_typo_positions: int = 2
 
     levels: ClassVar[tuple[str, ...]] = (
         NULL_LEVEL,
@@ -225,6 +229,7 @@ class IdComparison(ComparisonDefaults):
         "different",
     )
     _PATTERN_LENGTH: ClassVar[int] = 18
+    _GENERATIONS_KIND: ClassVar[str] = "FOREIGN_PR"
 
     def __post_init__(self) -> None:
         _check_name(self.name)
@@ -233,6 +238,10 @@ class IdComparison(ComparisonDefaults):
                 f"min_mask_overlap: expected an integer in 1..18 (got {self.min_mask_overlap!r})"
             )
         object.__setattr__(self, "exclusive_kinds", tuple(self.exclusive_kinds))
+        if not isinstance(self.max_typo_positions, int) or not 0 <= self.max_typo_positions <= 17:
+            raise ConfigError(
+                f"max_typo_positions: expected an integer in 0..17 (got {self.max_typo_positions!r})"
+            )
         if self.different_same_kind_max_weight > 0:
             raise ConfigError(
                 "different_same_kind_max_weight: expected a log2 weight <= 0 "
@@ -245,6 +254,7 @@ class IdComparison(ComparisonDefaults):
             s.ID_KIND,
             s.ID_NORM,
             s.ID_KEY,
+            s.ID_CLEAN,
             s.ID_REASON,
             s.ID_BIRTH_DATE,
             s.ID_SEX,
@@ -297,9 +307,11 @@ class IdComparison(ComparisonDefaults):
             )
             return pl.coalesce(side(s.ID_MASK_PATTERN), full)
 
-        def unchecked(side: Any) -> pl.Expr:
-            # a number no check character verified: a 15->18 upgrade, a 2017 permanent-residence ID
-            return side(s.ID_KEY).is_not_null() & side(s.ID_CHECKED).is_null()
+        def written(side: Any) -> pl.Expr:
+            # the number as written when unmasked, valid or not (a checksum failure has no ID_NORM)
+            return pl.when(side(s.ID_MASK_PATTERN).is_null()).then(
+                pl.coalesce(side(s.ID_NORM), side(s.ID_CLEAN))
+            )
 
         f = flags(
             frame,
@@ -313,17 +325,22 @@ class IdComparison(ComparisonDefaults):
                 | truncated(left)
                 | truncated(right)
             ),
+            # numbers (valid or not) of a kind a person holds only one of
             same_kind=(
-                left(s.ID_KEY).is_not_null()
-                & right(s.ID_KEY).is_not_null()
+                written(left).is_not_null()
+                & written(right).is_not_null()
                 & (left(s.ID_KIND) == right(s.ID_KIND))
                 & left(s.ID_KIND).is_in(list(self.exclusive_kinds))
             ),
             # another kind of document, or another generation of one (a 2017 and a 2023
-            # permanent-residence ID: the same holder has both)
+            # permanent-residence ID: the same holder has both).  A 15-digit resident ID
+            # is not another generation: its 18-digit upgrade (ID_KEY) is compared.
             other_kind=(
                 (left(s.ID_KIND) != right(s.ID_KIND))
-                | (left(s.ID_NORM).str.len_chars() != right(s.ID_NORM).str.len_chars())
+                | (
+                    (left(s.ID_KIND) == self._GENERATIONS_KIND)
+                    & (written(left).str.len_chars() != written(right).str.len_chars())
+                )
             ).fill_null(False),
         )
         at = {label: i for i, label in enumerate(self.levels)}
@@ -355,19 +372,32 @@ class IdComparison(ComparisonDefaults):
             ).to_numpy()
             level[idx[compatible]] = at["mask_compatible"]
 
-        # Two numbers of one exclusive kind differ: strong evidence apart, unless a number no
-        # check character verified differs from the other by a typo's worth (a digit, a
-        # transposition), or its own record contradicts it (it may be a guardian's).  The
-        # character-by-character count runs on these pairs only.
-        apart = (level < 0) & f["same_kind"] & ~f["other_kind"] & ~f["conflicting"]
-        idx, sub = rows(frame, apart, (s.ID_KEY, s.ID_CHECKED, s.ID_NORM))
+        # Two numbers of one exclusive kind differ: strong evidence apart when both are
+        # verified by their check characters, or when their bodies (the 18-digit form less the
+        # check character; a 15-digit number's upgrade) differ in more places than a typo
+        # (a digit, a transposition) explains, so that no typo in an unverified or
+        # checksum-failing number bridges them.  Not when a record contradicts its own
+        # number (it may be a guardian's).  The count runs on these pairs only.
+        apart = (
+            (level < 0) & f["same_kind"] & ~f["other_kind"] & ~f["conflicting"] & ~f["masked"]
+        )
+        idx, sub = rows(
+            frame, apart, (s.ID_KEY, s.ID_CHECKED, s.ID_NORM, s.ID_CLEAN, s.ID_MASK_PATTERN)
+        )
         if idx.size:
-            typo_sized = positions_differing(
-                sub[s.ID_NORM + LEFT_SUFFIX], sub[s.ID_NORM + RIGHT_SUFFIX]
-            )
-            typo_sized = (typo_sized >= 0) & (typo_sized <= 2)
-            unverified = flags(sub, u=unchecked(left) | unchecked(right))["u"]
-            level[idx[~(unverified & typo_sized)]] = at["different_same_kind"]
+
+            def body(side: Any) -> pl.Expr:
+                # ID_KEY is "KIND:number"; a 15-digit number's key holds its upgrade
+                number = pl.coalesce(side(s.ID_KEY).str.replace(r"^[^:]*:", ""), written(side))
+                return number.str.slice(0, 17)
+
+            bodies = sub.select(body(left).alias("a"), body(right).alias("b"))
+            differing = positions_differing(bodies["a"], bodies["b"])
+            beyond_typo = differing > self.max_typo_positions
+            verified = flags(
+                sub, v=left(s.ID_CHECKED).is_not_null() & right(s.ID_CHECKED).is_not_null()
+            )["v"]
+            level[idx[verified | beyond_typo]] = at["different_same_kind"]
         # A resident ID beside a passport says nothing: people hold several kinds of document.
         level[(level < 0) & f["other_kind"]] = 0
         level[level < 0] = at["different"]
@@ -393,6 +423,30 @@ def _western(side: Side) -> pl.Expr:
         side(s.NAME_NORM).is_null()
         & side(s.NAME_LATIN_NORM).is_not_null()
         & ~has_items(side(s.NAME_KEYS))
+    )
+
+
+def _latin_only(side: Side) -> pl.Expr:
+    return side(s.NAME_NORM).is_null() & side(s.NAME_LATIN_NORM).is_not_null()
+
+
+def _han_only(side: Side) -> pl.Expr:
+    return side(s.NAME_NORM).is_not_null() & side(s.NAME_LATIN_NORM).is_null()
+
+
+def _script_mismatch(latin_side: Side, han_side: Side) -> pl.Expr:
+    """A Latin-only name beside a Han-only one, where no reading can join them: the Latin
+    name has no pinyin reading (YOON MINJI) or the Han name is a transliteration (安德烈·波波夫).
+
+    A Latin name that reads as pinyin (CHEN JIAQIAN) and still disagrees is a different name.
+    """
+    return (
+        _latin_only(latin_side)
+        & _han_only(han_side)
+        & (
+            ~has_items(latin_side(s.NAME_KEYS))
+            | han_side(s.NAME_NORM).str.contains(NameComparison._SEPARATOR, literal=True)
+        )
     )
 
 
@@ -443,7 +497,13 @@ class NameComparison(ComparisonDefaults):
     Western name's parts in another order); ``fuzzy_high`` (Jaro-Winkler >=
     ``fuzzy_threshold`` on the pinyin, or on the characters when the surname
     agrees); ``token`` (minority names: the first ``·``-separated token
-    agrees); ``surname_only``; ``different``.  The exact level's weight is
+    agrees); ``surname_only``; ``script_mismatch`` (one side only in Latin
+    letters with no pinyin reading, or beside a ``·``-separated transliteration,
+    the other only in Han characters: a foreigner's passport name beside its
+    Chinese transliteration, 安德烈·波波夫 / POPOV ANDREY, or a Korean name,
+    尹敏智 / YOON MINJI, which no romanization rule reliably maps, so the
+    disagreement is weak evidence); ``different``.
+    The exact level's weight is
     adjusted by the frequency of the name (``张伟`` agreeing says less than
     ``翟芬竹`` agreeing).
     """
@@ -462,6 +522,7 @@ class NameComparison(ComparisonDefaults):
         "fuzzy_high",
         "token",
         "surname_only",
+        "script_mismatch",
         "different",
     )
     _SEPARATOR: ClassVar[str] = "·"
@@ -553,6 +614,7 @@ class NameComparison(ComparisonDefaults):
             | right(s.NAME_NORM).str.contains(sep, literal=True),
             surname_pinyin=both_equal(s.NAME_SURNAME_PINYIN),
             western=_western(left) & _western(right),
+            script_mismatch=_script_mismatch(left, right) | _script_mismatch(right, left),
         )
         level = np.full(frame.height, -1, dtype=np.int8)  # -1: not decided yet
         level[f["pinyin"]] = at["pinyin"]
@@ -619,6 +681,7 @@ class NameComparison(ComparisonDefaults):
             token = flags(part, token=_first_token(left, sep) == _first_token(right, sep))["token"]
             level[idx[token]] = at["token"]
         level[(level == -1) & f["surname_pinyin"]] = at["surname_only"]
+        level[(level == -1) & f["script_mismatch"]] = at["script_mismatch"]
         level[level == -1] = at["different"]
         return pl.Series(s.GAMMA_PREFIX + self.name, level, dtype=pl.Int8)
 

@@ -33,6 +33,7 @@ RECORD_SCHEMA: dict[str, Any] = {
     s.ID_KIND: pl.String,
     s.ID_NORM: pl.String,
     s.ID_KEY: pl.String,
+    s.ID_CLEAN: pl.String,
     s.ID_OWN: pl.String,
     s.ID_CHECKED: pl.String,
     s.ID_REASON: pl.String,
@@ -213,6 +214,22 @@ BIRTH_A = dt.date(1980, 1, 1)
             id="legacy-15-digit-far-apart",
         ),
         pytest.param(
+            # a checksum-failing number far from the other: no typo joins them
+            resident(ID_A, BIRTH_A, "M"),
+            {s.ID_KIND: "RESIDENT", s.ID_CLEAN: "360724200807011635",
+             s.ID_REASON: "ID_CHECKSUM_FAILED", s.ID_REPAIRS: ["330724200807011635"]},
+            "different_same_kind",
+            id="checksum-failed-far-apart",
+        ),
+        pytest.param(
+            # one digit from the other, its repairs notwithstanding: may be a typo
+            resident(ID_A, BIRTH_A, "M"),
+            {s.ID_KIND: "RESIDENT", s.ID_CLEAN: ID_A[:16] + "99",
+             s.ID_REASON: "ID_CHECKSUM_FAILED", s.ID_REPAIRS: [ID_A[:16] + "90"]},
+            "different",
+            id="checksum-failed-typo-sized",
+        ),
+        pytest.param(
             {**resident(ID_A, dt.date(2012, 6, 1), "F"), s.BIRTH_DATE_NORM: dt.date(2012, 6, 1)},
             {**resident(ID_B, BIRTH_A, "M"), s.BIRTH_DATE_NORM: dt.date(2012, 6, 1)},
             "different",
@@ -345,6 +362,24 @@ ZHANG_WEI = han("张伟", "张", "zhang wei", latin_keys=("zhang wei", "wei zhan
         pytest.param(ZHANG_WEI, han("李娜", "李", "li na"), "different", id="different"),
         pytest.param(
             ZHANG_WEI, latin("JOHN SMITH", ("john smith",)), "different", id="han-vs-other-latin"
+        ),
+        pytest.param(
+            # a transliteration and the passport's original: no reading joins them
+            han("安德烈·波波夫", "", "an de lie bo bo fu"),
+            latin("POPOV ANDREY", ()),
+            "script_mismatch",
+            id="transliteration-vs-original",
+        ),
+        pytest.param(
+            han("尹敏智", "尹", "yin min zhi"), latin("YOON MINJI", ()), "script_mismatch",
+            id="korean-name-without-pinyin-reading",
+        ),
+        pytest.param(
+            # a Latin name that reads as pinyin and disagrees is another name
+            han("陈嘉倩", "陈", "chen jia qian"),
+            latin("WANG FANG", ("wang fang",)),
+            "different",
+            id="pinyin-reading-disagrees",
         ),
     ],
 )
@@ -740,6 +775,15 @@ def reference_name_level(a: dict[str, Any], b: dict[str, Any], threshold: float)
         return "token"
     if eq(get(a, s.NAME_SURNAME_PINYIN), get(b, s.NAME_SURNAME_PINYIN)):
         return "surname_only"
+
+    def unreadable(latin: dict[str, Any], hanzi: dict[str, Any]) -> bool:
+        latin_only = get(latin, s.NAME_NORM) is None and get(latin, s.NAME_LATIN_NORM) is not None
+        han_only = get(hanzi, s.NAME_NORM) is not None and get(hanzi, s.NAME_LATIN_NORM) is None
+        no_reading = not get(latin, s.NAME_KEYS) or "·" in (get(hanzi, s.NAME_NORM) or "")
+        return latin_only and han_only and no_reading
+
+    if unreadable(a, b) or unreadable(b, a):
+        return "script_mismatch"
     return "different"
 
 

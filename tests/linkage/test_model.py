@@ -32,7 +32,7 @@ COMPARISONS = default_comparisons()
 # A known model: m and u per non-null level of each default comparison (within EM's bounds).
 TRUE_U = {
     "id": [0.001, 0.0005, 0.001, 0.002, 0.8, 0.1955],
-    "name": [0.002, 0.001, 0.001, 0.001, 0.01, 0.005, 0.1, 0.88],
+    "name": [0.002, 0.001, 0.001, 0.001, 0.01, 0.005, 0.1, 0.02, 0.86],
     "dob": [0.003, 0.001, 0.01, 0.05, 0.936],
     "sex": [0.5, 0.5],
     "phone": [0.001, 0.999],
@@ -42,7 +42,7 @@ TRUE_M = {
     # exact_conflicting (a guardian's ID) below its u: training bounds its weight at 0
     "id": [0.85, 0.0004, 0.0496, 0.05, 0.0005, 0.0495],
     # surname_only below its training bound (log2(m/u) <= -8)
-    "name": [0.7397, 0.08, 0.05, 0.02, 0.06, 0.02, 0.0003, 0.03],
+    "name": [0.7297, 0.08, 0.05, 0.02, 0.06, 0.02, 0.0003, 0.01, 0.03],
     "dob": [0.9, 0.02, 0.04, 0.02, 0.02],
     "sex": [0.97, 0.03],
     "phone": [0.6, 0.4],
@@ -171,6 +171,7 @@ RECORD_SCHEMA: dict[str, Any] = {
     s.ID_KIND: pl.String,
     s.ID_NORM: pl.String,
     s.ID_KEY: pl.String,
+    s.ID_CLEAN: pl.String,
     s.ID_OWN: pl.String,
     s.ID_REASON: pl.String,
     s.ID_BIRTH_DATE: pl.Date,
