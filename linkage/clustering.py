@@ -29,13 +29,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Protocol, runtime_checkable
+from typing import Any, ClassVar, Final, Protocol, runtime_checkable
 
 import numpy as np
 import polars as pl
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from linkage._similarity import positions_differing
 from normalizers import schema as s
 from normalizers.errors import ConfigError, SchemaError
 
@@ -230,6 +231,131 @@ class _BoundDistinct:
         return a if b is None else a | b
 
 
+@dataclass(frozen=True, slots=True)
+class LifelongIdsApart:
+    """No cluster holds two numbers of one lifelong ID ``kind`` that no typo joins.
+
+    :class:`DistinctValues` on ID_CHECKED keeps apart numbers that their check
+    characters verified.  This rule covers the numbers no check character
+    verified: a 15-digit resident ID (its 18-digit upgrade computes the check),
+    a valid-looking number ending in ``000`` (possibly a spreadsheet's
+    truncation) and a checksum-failing number.  Such a number may hide a typo,
+    so it conflicts with another number of the kind only when their bodies (the
+    first 17 characters, without the check character) differ in more than
+    ``max_typo_positions`` places: 340802420801107 and 230602194208019357 are
+    two people's numbers, whatever a typo could have done.  Numbers on a record
+    whose own birth date contradicts them (a guardian's) do not count.
+    """
+
+    kind: str
+    max_typo_positions: int = 2
+    name: str = ""
+    binds_must_link: bool = False
+
+    _BODY: ClassVar[int] = 17
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.max_typo_positions, int) or not 0 <= self.max_typo_positions < 17:
+            raise ConfigError(
+                "LifelongIdsApart.max_typo_positions: expected an integer in 0..16 "
+                f"(got {self.max_typo_positions!r})"
+            )
+        if not self.name:
+            object.__setattr__(self, "name", f"{self.kind.lower()}_ids_apart")
+
+    def bind(self, records: pl.DataFrame, index: RowIndex) -> BoundConstraint:
+        needed = (s.ID_KIND, s.ID_CHECKED)
+        missing = [c for c in needed if c not in records.columns]
+        if missing:
+            raise SchemaError(f"constraint {self.name}: records frame lacks column(s) {missing}")
+        return _BoundApart(self._bodies(records), self.max_typo_positions)
+
+    def _bodies(self, records: pl.DataFrame) -> pl.DataFrame:
+        """Per record: BODY (null when it carries no number of the kind) and VERIFIED."""
+        # without ID_OWN (a frame of checked numbers only) the rule has nothing to add
+        own_column = s.ID_OWN if s.ID_OWN in records.columns else s.ID_CHECKED
+        own = pl.col(own_column).str.replace(r"^[^:]*:", "")
+        body = own
+        if {s.ID_CLEAN, s.ID_REASON}.issubset(records.columns):
+            # a checksum failure has no key; its number counts when the record's own birth
+            # date (if any) is the one the number encodes
+            written = pl.col(s.ID_CLEAN)
+            if s.ID_MASK_PATTERN in records.columns:
+                written = pl.when(pl.col(s.ID_MASK_PATTERN).is_null()).then(written)
+            failed = (pl.col(s.ID_REASON) == "ID_CHECKSUM_FAILED") & (
+                written.str.len_chars() == self._BODY + 1
+            )
+            if s.BIRTH_DATE_NORM in records.columns:
+                born = pl.col(s.BIRTH_DATE_NORM).dt.strftime("%Y%m%d")
+                failed = failed & (born.is_null() | (written.str.slice(6, 8) == born))
+            body = pl.coalesce(own, pl.when(failed).then(written))
+        return records.select(
+            pl.when(pl.col(s.ID_KIND).cast(pl.String) == self.kind)
+            .then(body.str.slice(0, self._BODY))
+            .alias("body"),
+            pl.col(s.ID_CHECKED).is_not_null().alias("verified"),
+        )
+
+
+class _BoundApart:
+    """States: frozenset of (body, verified) pairs a cluster holds, or None for none."""
+
+    __slots__ = ("_bodies", "_limit")
+
+    def __init__(self, bodies: pl.DataFrame, limit: int) -> None:
+        self._bodies = bodies
+        self._limit = limit
+
+    def _conflict(self, a: tuple[str, bool], b: tuple[str, bool]) -> bool:
+        if a[1] and b[1]:
+            return False  # both verified: DistinctValues' business
+        x, y = a[0], b[0]
+        return len(x) == len(y) and sum(p != q for p, q in zip(x, y)) > self._limit
+
+    def violating(self, labels: np.ndarray) -> np.ndarray:
+        held = (
+            self._bodies.with_columns(label=pl.Series(labels))
+            .drop_nulls("body")
+            .unique(["label", "body", "verified"])
+        )
+        # components with two bodies, one of them unverified
+        held = held.filter(
+            (pl.col("body").n_unique().over("label") > 1)
+            & (~pl.col("verified")).any().over("label")
+        )
+        if held.is_empty():
+            return np.empty(0, dtype=labels.dtype)
+        pairs = held.join(held, on="label", suffix="_r").filter(
+            (pl.col("body") < pl.col("body_r")) & ~(pl.col("verified") & pl.col("verified_r"))
+        )
+        differing = positions_differing(pairs["body"], pairs["body_r"])
+        return np.unique(pairs["label"].to_numpy()[differing > self._limit]).astype(labels.dtype)
+
+    def must_edges(self) -> np.ndarray:
+        return _no_edges()
+
+    def initial_states(self, positions: np.ndarray) -> list[frozenset[tuple[str, bool]] | None]:
+        part = self._bodies[positions]
+        return [
+            None if body is None else frozenset(((body, verified),))
+            for body, verified in part.iter_rows()
+        ]
+
+    def allows(
+        self, a: frozenset[tuple[str, bool]] | None, b: frozenset[tuple[str, bool]] | None
+    ) -> bool:
+        if a is None or b is None:
+            return True
+        return not any(self._conflict(x, y) for x in a for y in b)
+
+    def merge(
+        self, a: frozenset[tuple[str, bool]] | None, b: frozenset[tuple[str, bool]] | None
+    ) -> frozenset[tuple[str, bool]] | None:
+        if a is None:
+            return b
+        return a if b is None else a | b
+
+
 def _pairs(pairs: Iterable[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
     out = []
     for pair in pairs:
@@ -388,14 +514,17 @@ class _BoundSize:
 def default_constraints() -> tuple[Constraint, ...]:
     """One lifelong ID number per person, for each lifelong ID kind.
 
-    Only numbers verified by their own check character and held by the record's
-    own holder count (ID_CHECKED): a 15-digit number upgraded to 18 could hide a
-    typo, and a guardian's number on a child's record is not the child's.
+    Numbers verified by their own check character and held by the record's own
+    holder (ID_CHECKED) must be equal; a number no check character verified (a
+    15-digit number upgraded to 18, which could hide a typo) must be within a
+    typo of the others (:class:`LifelongIdsApart`).  A guardian's number on a
+    child's record is not the child's and does not count.
     """
-    return tuple(
+    checked = tuple(
         DistinctValues(s.ID_CHECKED, where={s.ID_KIND: kind}, name=f"one_{kind.lower()}_id")
         for kind in _LIFELONG_ID_KINDS
     )
+    return (*checked, *(LifelongIdsApart(kind) for kind in _LIFELONG_ID_KINDS))
 
 
 # -------------------------------------------------------------------- result

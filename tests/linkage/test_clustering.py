@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 import numpy as np
@@ -20,8 +21,10 @@ from linkage.clustering import (
     ClusterResult,
     Constraint,
     DistinctValues,
+    LifelongIdsApart,
     MaxClusterSize,
     MustLink,
+    RowIndex,
     cluster,
     default_constraints,
 )
@@ -164,6 +167,116 @@ def test_record_whose_own_id_rules_out_the_other_person_is_not_ambiguous() -> No
     data = records({A: ("RESIDENT", "1"), B: ("RESIDENT", "1"), C: ("RESIDENT", "2")})
     result = cluster(data, pairs((A, B, 9), (A, C, 8), (C, D, 20)), threshold=0.5)
     assert groups(result) == {frozenset({A, B}), frozenset({C, D}), frozenset({E})}
+
+
+def unverified_records(numbers: dict[int, tuple[str, str | None]], n: int = 5) -> pl.DataFrame:
+    """n resident-ID records; ``numbers`` maps a position to (number, ID_REASON or None).
+
+    A 15-digit number gets its upgrade's key (no check character verified it); a
+    number with reason ID_CHECKSUM_FAILED gets no key, as the normalizer leaves it.
+    """
+    def key(number: str, reason: str | None) -> str | None:
+        if reason == "ID_CHECKSUM_FAILED":
+            return None
+        if len(number) == 15:  # the body of the upgrade; its check character does not matter here
+            number = number[:6] + "19" + number[6:] + "0"
+        return f"RESIDENT:{number}"
+
+    rows = [numbers.get(i) for i in range(n)]
+    frame = pl.DataFrame(
+        {
+            s.ROW_ID: pl.Series(range(n), dtype=pl.UInt32),
+            s.ID_KIND: ["RESIDENT" if r else None for r in rows],
+            s.ID_CLEAN: [r[0] if r else None for r in rows],
+            s.ID_REASON: [(r[1] or "OK") if r else None for r in rows],
+            s.ID_OWN: [key(*r) if r else None for r in rows],
+        },
+        schema_overrides={c: pl.String for c in (s.ID_KIND, s.ID_CLEAN, s.ID_REASON, s.ID_OWN)},
+    )
+    verified = (pl.col(s.ID_REASON) == "OK") & (pl.col(s.ID_CLEAN).str.len_chars() == 18)
+    return frame.with_columns(pl.when(verified).then(pl.col(s.ID_OWN)).alias(s.ID_CHECKED))
+
+
+LEGACY_OTHER = "340802420801107"  # another person's 15-digit number: 6 body places differ
+LEGACY_TYPO = ID1[:6] + ID1[8:14] + "9" + ID1[15:17]  # ID1's body as 15 digits, one digit off
+
+
+@pytest.mark.parametrize(
+    ("other", "apart"),
+    [
+        pytest.param((LEGACY_OTHER, "ID_LEGACY_15_UPGRADED"), True, id="legacy-far"),
+        pytest.param((LEGACY_TYPO, "ID_LEGACY_15_UPGRADED"), False, id="legacy-typo"),
+        pytest.param(("360724200807011635", "ID_CHECKSUM_FAILED"), True, id="checksum-far"),
+        pytest.param((ID1[:16] + "99", "ID_CHECKSUM_FAILED"), False, id="checksum-typo"),
+    ],
+)
+def test_unverified_number_far_from_a_verified_one_is_another_person(
+    other: tuple[str, str], apart: bool
+) -> None:
+    data = unverified_records({A: (ID1, None), C: other})
+    result = cluster(data, pairs((A, B, 10), (B, C, 5)), threshold=0.9)
+    if apart:
+        assert result.violations == {"resident_ids_apart": 1}
+        assert result.cut_edges[CUT_REASON].to_list() == ["resident_ids_apart"]
+        assert frozenset({A, B}) in groups(result) and frozenset({C}) in groups(result)
+    else:
+        assert frozenset({A, B, C}) in groups(result) and result.components_reclustered == 0
+
+
+def test_checksum_failed_number_of_someone_else_born_does_not_count() -> None:
+    # the record's own birth date is not the one its number encodes: maybe a guardian's number
+    data = unverified_records({A: (ID1, None), C: ("360724200807011635", "ID_CHECKSUM_FAILED")})
+    born = [None, None, dt.date(2015, 3, 1), None, None]
+    data = data.with_columns(pl.Series(s.BIRTH_DATE_NORM, born, dtype=pl.Date))
+    result = cluster(data, pairs((A, B, 10), (B, C, 5)), threshold=0.9)
+    assert frozenset({A, B, C}) in groups(result)
+
+
+_BODIES = ["11010119900307123", "11010119900307129", "34080219420801107", "11010119900307923"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 5), st.sampled_from(_BODIES), st.booleans()), max_size=12)
+)
+def test_ids_apart_violations_match_the_pairwise_rule(entries) -> None:  # type: ignore[no-untyped-def]
+    """Vectorized violation detection flags exactly the components with a conflicting pair."""
+    rule = LifelongIdsApart("RESIDENT", max_typo_positions=2)
+    n = len(entries)
+    data = pl.DataFrame(
+        {
+            s.ROW_ID: pl.Series(range(n), dtype=pl.UInt32),
+            s.ID_KIND: pl.Series(["RESIDENT"] * n, dtype=pl.String),
+            s.ID_OWN: pl.Series([f"RESIDENT:{b}X" for _, b, _ in entries], dtype=pl.String),
+            s.ID_CHECKED: pl.Series(
+                [f"RESIDENT:{b}X" if v else None for _, b, v in entries], dtype=pl.String
+            ),
+        }
+    )
+    labels = np.array([label for label, _, _ in entries], dtype=np.int64)
+    bound = rule.bind(data, RowIndex(data[s.ROW_ID]))
+    got = set(bound.violating(labels).tolist())
+
+    def conflict(x: tuple[int, str, bool], y: tuple[int, str, bool]) -> bool:
+        if x[2] and y[2]:
+            return False
+        return sum(p != q for p, q in zip(x[1], y[1], strict=True)) > 2
+
+    want = {x[0] for x in entries for y in entries if x[0] == y[0] and conflict(x, y)}
+    assert got == want
+    # the replay's union test: merging a component's records one by one, a union is refused
+    # exactly when the component has a conflict, and what it accepts never holds one
+    states = bound.initial_states(np.arange(n))
+    for label in set(labels.tolist()):
+        merged, refused = None, False
+        for k in np.flatnonzero(labels == label).tolist():
+            if bound.allows(merged, states[k]):
+                merged = bound.merge(merged, states[k])
+            else:
+                refused = True
+        assert refused == (label in want)
+        held = [(label, *x) for x in (merged or ())]
+        assert not any(conflict(x, y) for x in held for y in held)
 
 
 def test_cannot_link_cuts_a_direct_edge_and_a_chain() -> None:
