@@ -1,8 +1,9 @@
 """The ``linkage`` command: what a data steward runs.
 
 Exit codes (also in the README): 0 success; 1 an unexpected internal error;
-2 bad command-line usage; 3 an input file cannot be read or lacks required columns; 4 an invalid job
-configuration; 5 a run finished but its row accounting does not balance.
+2 bad command-line usage; 3 an input file (or a --model file) cannot be read or lacks required
+columns; 4 an invalid job configuration, including a --model file of another schema version or
+with comparisons other than the job's; 5 a run finished but its row accounting does not balance.
 """
 
 from __future__ import annotations
@@ -156,6 +157,13 @@ def run(
         Optional[str],
         typer.Option(help="Identity store URL (default: sqlite file OUT/identity.db)."),
     ] = None,
+    model: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--model", "-m",
+            help="Score with this trained model.json (e.g. an earlier run's) instead of training.",
+        ),
+    ] = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Link the records of many departments into persons and write crosswalk, persons, rejects, review, model and report."""
@@ -168,13 +176,19 @@ def run(
         if not input and not job.sources:
             raise ConfigError("no input: give --input FILE or a --config job file with [[sources]]")
         with _StageDisplay(console) as display:
-            result = run_job(list(input or ()), out, job, store_url=store, on_stage=display.update)
+            result = run_job(
+                list(input or ()), out, job, store_url=store, on_stage=display.update, model=model
+            )
     except AccountingError as exc:
         Console(stderr=True).print(f"[red]error:[/red] {exc}")
         raise typer.Exit(int(ExitCode.ACCOUNTING)) from None
     except LinkageError as exc:
         raise _fail(console, exc) from None
+    for warning in result.warnings:
+        Console(stderr=True, highlight=False).print(f"[yellow]warning:[/yellow] {warning}")
     console.print(f"[bold]{result.accounting_line}[/bold]")
+    if result.model_source is not None:
+        console.print(f"scored with the model from {result.model_source}")
     console.print(
         f"{result.candidate_pairs:,} candidate pairs, {result.review_pairs:,} for review; "
         f"{sum(result.timings.values()):.1f} s; outputs in {out}"

@@ -4,6 +4,8 @@ A typo fails before any data is read, with a message naming the key::
 
     schema_version = 1
     preset = "chinese"            # or "latin": Western names (linkage.presets)
+    model = "run1/model.json"     # optional: score with this trained model instead of training
+                                  # (relative to the job file; `--model` overrides it)
 
     [[sources]]
     name = "tax"                  # becomes the records' `source`
@@ -97,6 +99,14 @@ class BlockingRuleConfig(_Frozen):
 
 class TrainingConfig(_Frozen):
     u_pairs: int = Field(1_000_000, gt=1000, description="random record pairs used to estimate u")
+    min_records: int = Field(
+        50,
+        ge=2,
+        description=(
+            "fewer linkable records (or no candidate pair): no model is trained and every record "
+            "is its own person, unless a model is given"
+        ),
+    )
     max_em_iterations: int = Field(50, gt=0)
     seed: int = 0
 
@@ -117,6 +127,7 @@ class JobConfig(_Frozen):
     training: TrainingConfig = TrainingConfig()
     clustering: ClusteringConfig = ClusteringConfig()
     store: str | None = None  # SQLAlchemy URL; None: sqlite file in the output directory
+    model: Path | None = None  # a trained model.json to score with instead of training
 
     @classmethod
     def from_toml(cls, path: str | Path) -> JobConfig:
@@ -131,6 +142,8 @@ class JobConfig(_Frozen):
         for source in data.get("sources", []) or []:
             if isinstance(source, dict) and "path" in source:
                 source["path"] = str((path.parent / source["path"]).resolve())
+        if isinstance(data.get("model"), str):
+            data["model"] = str((path.parent / data["model"]).resolve())
         return cls.from_dict(data, origin=str(path))
 
     @classmethod

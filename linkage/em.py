@@ -332,6 +332,31 @@ def train(
     return _model(comps, m, u_arrays, prior, info, match_threshold, review_threshold)
 
 
+def untrained_model(
+    comparisons: Iterable[Comparison] | None = None,
+    *,
+    records: int = 0,
+    pairs: int = 0,
+    match_threshold: float = 0.99,
+    review_threshold: float = 0.5,
+) -> FSModel:
+    """A placeholder model for a run with too few records to train one (method ``"untrained"``).
+
+    It holds EM's starting m (:func:`initial_m`, within the weight bounds) and
+    uniform u, so that model.json keeps its schema; it is never used to link
+    (the batch job makes every record its own person) and :func:`linkage.model.load_model`
+    refuses it.
+    """
+    comps = check_comparisons(default_comparisons() if comparisons is None else comparisons)
+    u = [np.array([1.0] + [1.0 / (len(c.levels) - 1)] * (len(c.levels) - 1)) for c in comps]
+    m = [_project(initial_m(c), uk, _bounds(c, None)) for c, uk in zip(comps, u, strict=True)]
+    info = TrainingInfo(
+        method="untrained", records=records, pairs=pairs, patterns=0, em_iterations=0,
+        converged=False,
+    )
+    return _model(comps, m, u, 0.5, info, match_threshold, review_threshold)
+
+
 def train_supervised(
     vectors: pl.DataFrame,
     labels: pl.Series | Sequence[bool] | np.ndarray,

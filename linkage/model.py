@@ -25,6 +25,7 @@ import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -39,7 +40,7 @@ from linkage.comparisons import (
     record_positions,
 )
 from normalizers import schema as s
-from normalizers.errors import ConfigError, SchemaError
+from normalizers.errors import ConfigError, InputFileError, SchemaError
 
 SCHEMA_VERSION = 1
 TF_VALUE = "tf"
@@ -129,7 +130,7 @@ class TrainingInfo(BaseModel):
 
     model_config = _Frozen
 
-    method: Literal["em", "supervised", "given"]
+    method: Literal["em", "supervised", "given", "untrained"]
     records: int = Field(ge=0, description="linkable records")
     pairs: int = Field(ge=0, description="candidate (or labelled) pairs trained on")
     patterns: int = Field(ge=0, description="distinct comparison vectors among them")
@@ -237,10 +238,88 @@ class FSModel(BaseModel):
                 hint = "it was written by a newer chengxin-linkage: upgrade to read it"
             else:
                 hint = "retrain (linkage.em.train) to write a current model file"
-            raise ConfigError(
+            raise ModelMismatchError(
                 f"model.json: schema_version: expected {SCHEMA_VERSION} (got {version!r}); {hint}"
             )
         return _validate(data)
+
+
+class ModelMismatchError(ConfigError):
+    """A model file cannot score this job: another schema version, an untrained model, or
+    comparisons (names, levels, definitions) other than the job's.  The message names the
+    difference."""
+
+
+def load_model(path: str | Path) -> FSModel:
+    """Read a model.json written by an earlier run (``linkage run --model PATH``).
+
+    A missing or unreadable file raises InputFileError; a file of another schema
+    version, or one a run wrote without training, raises ModelMismatchError.
+    """
+    path = Path(path)
+    try:
+        text = path.read_bytes()
+    except FileNotFoundError:
+        raise InputFileError(f"model {path}: no such file") from None
+    except OSError as exc:
+        raise InputFileError(f"model {path}: cannot read: {exc}") from None
+    try:
+        model = FSModel.from_json(text)
+    except ConfigError as exc:
+        kind = ModelMismatchError if isinstance(exc, ModelMismatchError) else ConfigError
+        raise kind(f"model {path}: {str(exc).removeprefix('model.json: ')}") from None
+    if model.training.method == "untrained":
+        raise ModelMismatchError(
+            f"model {path}: untrained (its run had too few records to train); "
+            "give the model.json of a run that trained one"
+        )
+    return model
+
+
+def check_model_matches(
+    model: FSModel, comparisons: Iterable[Comparison], *, origin: str = "model"
+) -> None:
+    """Raise ModelMismatchError unless ``model`` was trained with exactly these comparisons.
+
+    Names and order, level labels and the comparisons' definitions must all
+    agree: the same gamma vector must mean the same thing to the model and the job.
+    """
+    comps = tuple(comparisons)
+    have, want = [c.name for c in model.comparisons], [c.name for c in comps]
+    if have != want:
+        missing = [n for n in want if n not in have]
+        extra = [n for n in have if n not in want]
+        detail = []
+        if missing:
+            detail.append(f"job comparisons the model lacks: {missing}")
+        if extra:
+            detail.append(f"model comparisons the job lacks: {extra}")
+        if not detail:
+            detail.append(f"order differs: model {have}, job {want}")
+        raise ModelMismatchError(f"{origin}: comparisons differ ({'; '.join(detail)})")
+    for params, comp in zip(model.comparisons, comps, strict=True):
+        if params.labels != tuple(comp.levels):
+            raise ModelMismatchError(
+                f"{origin}: comparison {comp.name}: levels differ "
+                f"(model {list(params.labels)}, job {list(comp.levels)})"
+            )
+        ours = _plain(comp.to_dict())
+        registry = {type(comp).__name__: type(comp)}
+        try:  # rebuilt, so that an option added since the model was written reads as its default
+            theirs = _plain(comparison_from_dict(params.definition, registry=registry).to_dict())
+        except (ConfigError, TypeError, ValueError):
+            theirs = _plain(params.definition)
+        if ours != theirs:
+            keys = sorted(k for k in set(ours) | set(theirs) if ours.get(k) != theirs.get(k))
+            shown = ", ".join(f"{k}: model {theirs.get(k)!r}, job {ours.get(k)!r}" for k in keys)
+            raise ModelMismatchError(
+                f"{origin}: comparison {comp.name}: definition differs ({shown})"
+            )
+
+
+def _plain(definition: Mapping[str, Any]) -> Any:
+    """A definition as JSON would hold it (tuples as lists), for comparing."""
+    return json.loads(json.dumps(definition, default=str))
 
 
 def _validate(data: Mapping[str, Any]) -> FSModel:

@@ -12,12 +12,28 @@ Outputs in the output directory (see :data:`OUTPUT_FILES`)::
     persons.parquet     one row per person: canonical values, records, sources
     rejects.parquet     source, record_id, input_row, reason (rows that cannot be linked)
     review.parquet      uncertain pairs (and pairs cut by constraints), both records side by side
-    model.json          the trained Fellegi-Sunter model (versioned)
+    model.json          the Fellegi-Sunter model (versioned): trained, or the one given
     records.parquet     the normalized records (for ``linkage explain``)
     edges.parquet       the pairs that joined (or were cut from) each person
     pairs.parquet       every scored candidate pair: row ids, rule, levels, weight, probability
     summary.json        counts and timings of the run
     report.html         a self-contained report (no network access needed)
+
+The train stage has three outcomes:
+
+* a model is given (``--model PATH`` or the job file's ``model``): it is
+  checked against the job's comparisons before any data is read
+  (:class:`~linkage.model.ModelMismatchError` names what differs) and scores
+  the pairs as it is; the job file's ``[thresholds]``, when present, replace
+  the model's.  Batches under :data:`REUSED_TF_MIN_RECORDS` linkable records
+  are scored without term-frequency adjustment: a name's frequency in a
+  handful of records says nothing about how common it is.
+* too few to train (fewer than ``training.min_records`` linkable records, or
+  no candidate pair): nothing is linked, every record is its own person,
+  candidate pairs go to review as ``untrained``, and model.json holds an
+  ``untrained`` placeholder (never saved to the store; ``--model`` refuses it).
+  The run warns and still writes every output; an empty input is such a run.
+* otherwise EM trains a model on the candidate pairs (:func:`linkage.em.train`).
 """
 
 from __future__ import annotations
@@ -36,9 +52,9 @@ from blocking import BlockingRule, add_blocking_keys, generate_pairs
 from linkage.clustering import CUT_REASON, ClusterResult, cluster
 from linkage.comparisons import Comparison, comparison_vectors
 from linkage.config import JobConfig
-from linkage.em import train
+from linkage.em import train, untrained_model
 from linkage.io import concat_sources, read_source
-from linkage.model import FSModel, score
+from linkage.model import TF_VALUE, FSModel, check_model_matches, load_model, score
 from linkage.presets import preset_comparisons, rules_for_config
 from linkage.store import IdentityStore
 from normalizers import schema as s
@@ -64,6 +80,10 @@ OUTPUT_FILES: Final = (
 INPUT_ROW: Final = "input_row"  # rejects: 0-based position of the row in the stacked inputs
 REASON: Final = "reason"
 EDGE_KIND: Final = "edge"  # edges.parquet: "kept" or "cut"
+
+REUSED_TF_MIN_RECORDS: Final = 1000
+"""A given model scores smaller batches without term-frequency adjustment."""
+UNTRAINED: Final = "untrained"  # review.parquet "why" of pairs found when no model could be trained
 
 STAGES: Final = ("read", "normalize", "block", "compare", "train", "score", "cluster", "identify", "write")
 
@@ -98,6 +118,8 @@ class RunResult:
     events: dict[str, int]
     model: FSModel
     reasons: pl.DataFrame = field(repr=False)
+    model_source: str | None = None  # where a given model came from; None: trained (or untrained)
+    warnings: tuple[str, ...] = ()
 
     @property
     def accounting_line(self) -> str:
@@ -129,17 +151,23 @@ def run_job(
     on_stage: StageCallback | None = None,
     rules: Sequence[BlockingRule] | None = None,
     comparisons: Sequence[Comparison] | None = None,
+    model: str | Path | FSModel | None = None,
 ) -> RunResult:
     """Run the whole job and write every output to ``out_dir``.
 
+    ``model`` (else the job file's ``model``) is a trained model.json, or an
+    FSModel, to score with instead of training (see the module docstring).
     Raises :class:`AccountingError` if any input row is neither linked nor
-    rejected; input and configuration problems raise their own LinkageErrors
-    before any output is written.
+    rejected; input and configuration problems (an incompatible model
+    included) raise their own LinkageErrors before any output is written.
     """
     config = config or JobConfig()
     note = on_stage or (lambda _stage, _message: None)
     timings: dict[str, float] = {}
     out_dir = Path(out_dir)
+    warnings: list[str] = []
+    comps = tuple(comparisons) if comparisons is not None else preset_comparisons(config.preset)
+    given, model_source = _given_model(model if model is not None else config.model, comps, config)
 
     def stage(name: str) -> _Stage:
         return _Stage(name, note, timings)
@@ -166,29 +194,58 @@ def run_job(
         pairs = blocked.pairs
         st.done(f"{pairs.height:,} candidate pairs from {len(block_rules)} rules")
 
-    comps = tuple(comparisons) if comparisons is not None else preset_comparisons(config.preset)
     with stage("compare") as st:
         vectors = comparison_vectors(keyed, pairs, comps)
         st.done(f"{vectors.height:,} comparison vectors x {len(comps)} comparisons")
 
     with stage("train") as st:
-        model = train(
-            vectors, linkable, comps,
-            u_pairs=config.training.u_pairs, seed=config.training.seed,
-            max_iter=config.training.max_em_iterations,
-            match_threshold=config.thresholds.match, review_threshold=config.thresholds.review,
-        )
-        st.done(f"EM {model.training.em_iterations} iterations, prior {model.prior:.3g}")
+        min_records = config.training.min_records
+        if given is not None:
+            fitted = given
+            st.done(f"reused model from {model_source}")
+        elif linkable.height < min_records or vectors.height == 0:
+            fitted = untrained_model(
+                comps, records=linkable.height, pairs=vectors.height,
+                match_threshold=config.thresholds.match, review_threshold=config.thresholds.review,
+            )
+            warnings.append(
+                f"no model trained: {linkable.height:,} linkable records and {vectors.height:,} "
+                f"candidate pairs (training needs at least {min_records} records and one pair); "
+                "nothing was linked, every record is its own person"
+                + (f"; its {vectors.height:,} candidate pairs are in review"
+                   if vectors.height else "")
+                + ". Give a trained model (--model DIR/model.json) to link a small batch."
+            )
+            log.info("%s", warnings[-1])  # the CLI prints RunResult.warnings
+            st.done("not trained: too few records")
+        else:
+            fitted = train(
+                vectors, linkable, comps,
+                u_pairs=config.training.u_pairs, seed=config.training.seed,
+                max_iter=config.training.max_em_iterations,
+                match_threshold=config.thresholds.match, review_threshold=config.thresholds.review,
+            )
+            st.done(f"EM {fitted.training.em_iterations} iterations, prior {fitted.prior:.3g}")
+    trained = fitted.training.method != UNTRAINED
 
     with stage("score") as st:
-        scored = score(vectors, linkable, model)
+        if trained:
+            tf_tables = _no_term_frequencies(linkable, fitted) if (
+                given is not None and linkable.height < REUSED_TF_MIN_RECORDS
+            ) else None
+            scored = score(vectors, linkable, fitted, tf_tables=tf_tables)
+        else:
+            scored = vectors.with_columns(
+                pl.lit(None, dtype=pl.Float64).alias(s.MATCH_WEIGHT),
+                pl.lit(None, dtype=pl.Float64).alias(s.MATCH_PROBABILITY),
+            )
         del vectors
-        above = int((scored[s.MATCH_PROBABILITY] >= model.match_threshold).sum())
-        st.done(f"{above:,} pairs at or above {model.match_threshold}")
+        above = int((scored[s.MATCH_PROBABILITY] >= fitted.match_threshold).sum())
+        st.done(f"{above:,} pairs at or above {fitted.match_threshold}")
 
     with stage("cluster") as st:
         clustered = cluster(
-            linkable, scored, threshold=model.match_threshold,
+            linkable, scored if trained else scored.clear(), threshold=fitted.match_threshold,
             max_cluster_size=config.clustering.max_cluster_size,
         )
         st.done(f"{clustered.n_clusters:,} clusters, {clustered.components_broken:,} broken by constraints")
@@ -207,7 +264,7 @@ def run_job(
                 store.save_run(
                     run_id,
                     crosswalk.select(s.SOURCE, s.RECORD_ID, s.PERSON_ID, s.MATCH_PROBABILITY, s.ID_KEY),
-                    persons, events, model.to_json(),
+                    persons, events, fitted.to_json() if trained else None,
                     records_frame=linkable.select(pl.col(c).cast(pl.String) for c in s.RAW_COLUMNS),
                 )
                 store.finish_run(run_id)
@@ -220,8 +277,8 @@ def run_job(
         st.done(f"{persons.height:,} persons; events {event_counts or 'none'}")
 
     with stage("write") as st:
-        review = _review_pairs(records, scored, clustered, model)
-        _write_outputs(out_dir, records, crosswalk, persons, rejects, review, clustered, model)
+        review = _review_pairs(records, scored, clustered, fitted, untrained=not trained)
+        _write_outputs(out_dir, records, crosswalk, persons, rejects, review, clustered, fitted)
         scored.write_parquet(out_dir / PAIRS)
         linked = crosswalk.height
         if linked + rejects.height != records.height:
@@ -235,8 +292,8 @@ def run_job(
         out_dir=out_dir, run_id=run_id, input_rows=records.height, linked_rows=linked,
         rejected_rows=rejects.height, persons=persons.height, candidate_pairs=pairs.height,
         review_pairs=review.height, timings=timings, blocking_counts=blocked.counts,
-        cluster_summary=clustered.summary(), events=event_counts, model=model,
-        reasons=reason_counts(records),
+        cluster_summary=clustered.summary(), events=event_counts, model=fitted,
+        reasons=reason_counts(records), model_source=model_source, warnings=tuple(warnings),
     )
     _write_summary(out_dir, result)
     from linkage.report import write_report
@@ -265,6 +322,38 @@ class _Stage:
         if exc_type is None:
             log.info("%s: %s (%.2f s)", self.name, self._message, self._timings[self.name])
             self._note(self.name, self._message)
+
+
+def _given_model(
+    model: str | Path | FSModel | None, comparisons: Sequence[Comparison], config: JobConfig
+) -> tuple[FSModel | None, str | None]:
+    """The model to score with instead of training, checked against the job; (None, None) if none.
+
+    The job file's ``[thresholds]``, when it has that table, replace the model's.
+    """
+    if model is None:
+        return None, None
+    if isinstance(model, FSModel):
+        given, origin = model, "the given model"
+    else:
+        given, origin = load_model(model), str(model)
+    check_model_matches(given, comparisons, origin=f"model {origin}")
+    if "thresholds" in config.model_fields_set:
+        given = given.with_thresholds(
+            match=config.thresholds.match, review=config.thresholds.review
+        )
+    return given, origin
+
+
+def _no_term_frequencies(records: pl.DataFrame, model: FSModel) -> dict[str, pl.DataFrame]:
+    """Empty frequency tables for the model's TF columns: score with the levels' own u."""
+    return {
+        c.tf.column: pl.DataFrame(
+            schema={c.tf.column: records.schema[c.tf.column], TF_VALUE: pl.Float64}
+        )
+        for c in model.comparisons
+        if c.tf is not None and c.tf.column in records.columns
+    }
 
 
 def _key_columns(rules: Sequence[BlockingRule]) -> set[str] | None:
@@ -311,14 +400,28 @@ def _persons(records: pl.DataFrame, crosswalk: pl.DataFrame) -> pl.DataFrame:
 
 
 def _review_pairs(
-    records: pl.DataFrame, scored: pl.DataFrame, clustered: ClusterResult, model: FSModel
+    records: pl.DataFrame,
+    scored: pl.DataFrame,
+    clustered: ClusterResult,
+    model: FSModel,
+    *,
+    untrained: bool = False,
 ) -> pl.DataFrame:
-    """Pairs in the uncertain band plus pairs cut by constraints, both records side by side."""
-    band = scored.filter(
-        (pl.col(s.MATCH_PROBABILITY) >= model.review_threshold)
-        & (pl.col(s.MATCH_PROBABILITY) < model.match_threshold)
-    ).select(s.ROW_L, s.ROW_R, s.RULE, s.MATCH_WEIGHT, s.MATCH_PROBABILITY,
-             pl.lit("uncertain").alias("why"))
+    """Pairs in the uncertain band plus pairs cut by constraints, both records side by side.
+
+    ``untrained``: no model scored the pairs, so every candidate pair is for review.
+    """
+    if untrained:
+        band = scored.select(
+            s.ROW_L, s.ROW_R, s.RULE, s.MATCH_WEIGHT, s.MATCH_PROBABILITY,
+            pl.lit(UNTRAINED).alias("why"),
+        )
+    else:
+        band = scored.filter(
+            (pl.col(s.MATCH_PROBABILITY) >= model.review_threshold)
+            & (pl.col(s.MATCH_PROBABILITY) < model.match_threshold)
+        ).select(s.ROW_L, s.ROW_R, s.RULE, s.MATCH_WEIGHT, s.MATCH_PROBABILITY,
+                 pl.lit("uncertain").alias("why"))
     cut = clustered.cut_edges.select(
         s.ROW_L, s.ROW_R, s.RULE, s.MATCH_WEIGHT, s.MATCH_PROBABILITY,
         pl.col(CUT_REASON).alias("why"),
@@ -373,6 +476,8 @@ def _write_summary(out_dir: Path, result: RunResult) -> None:
         "events": result.events,
         "blocking": result.blocking_counts.to_dicts(),
         "thresholds": {"match": result.model.match_threshold, "review": result.model.review_threshold},
+        "model": {"method": result.model.training.method, "source": result.model_source},
+        "warnings": list(result.warnings),
     }
     (out_dir / SUMMARY).write_text(json.dumps(summary, ensure_ascii=False, indent=2, default=str),
                                    encoding="utf-8")

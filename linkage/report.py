@@ -107,7 +107,7 @@ def render_report(
         _timings(result.timings),
         _blocking(result.blocking_counts),
         _weights(scored, result.model),
-        _model(result.model),
+        _model(result.model, result.model_source),
         _clusters(persons),
         _events(result.events, result.cluster_summary),
         _reasons(result.reasons, result.input_rows),
@@ -245,9 +245,13 @@ def _summary(result: RunResult) -> str:
         ],
         numeric=(1, 2),
     )
+    warnings = "".join(
+        f'<p class="note"><strong>Warning:</strong> {escape(w)}</p>' for w in result.warnings
+    )
     return _section(
         "summary",
         f'<p class="accounting">{escape(result.accounting_line)}</p>',
+        warnings,
         f'<div class="cards">{tiles}</div>',
         thresholds,
     )
@@ -425,8 +429,20 @@ def _comparison_block(comp: ComparisonParams) -> str:
     return f'<div class="comp"><h3>{escape(comp.name)}</h3>{table}{chart}{tf}</div>'
 
 
-def _model(model: FSModel) -> str:
+def _model(model: FSModel, source: str | None = None) -> str:
     t = model.training
+    if t.method == "untrained":
+        return _section(
+            "model",
+            _note(
+                f"No model was trained: {t.records:,} linkable records and {t.pairs:,} candidate "
+                "pairs are too few. Nothing was linked; model.json holds a placeholder that "
+                "cannot be reused."
+            ),
+        )
+    reused = (
+        _note(f"Reused model from {source}: not trained on this run's records.") if source else ""
+    )
     info = _table(
         ["Training", "value"],
         [
@@ -448,6 +464,7 @@ def _model(model: FSModel) -> str:
     blocks = "".join(_comparison_block(c) for c in model.comparisons)
     return _section(
         "model",
+        reused,
         info,
         _note(
             "m = P(level | same person), u = P(level | different persons), both among "
