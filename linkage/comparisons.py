@@ -435,19 +435,25 @@ def _han_only(side: Side) -> pl.Expr:
 
 
 def _script_mismatch(latin_side: Side, han_side: Side) -> pl.Expr:
-    """A Latin-only name beside a Han-only one, where no reading can join them: the Latin
-    name has no pinyin reading (YOON MINJI) or the Han name is a transliteration (安德烈·波波夫).
+    """A Latin-only name beside a Han-only one that no reading joins, and not of one family.
 
-    A Latin name that reads as pinyin (CHEN JIAQIAN) and still disagrees is a different name.
+    Japanese and Korean names (SATO NAOKO / 佐藤直子, YOON MINJI / 尹敏智) and
+    transliterations (POPOV ANDREY / 安德烈·波波夫) have Latin spellings that no
+    pinyin, Wade-Giles or Cantonese reading of the characters gives.  But when a
+    reading of the Latin name has the Han name's surname as its first or last
+    syllable (ZHANG WEI beside 张强: a sibling, a twin, a parent), the given names
+    disagree, and that stays ``different``.
     """
-    return (
-        _latin_only(latin_side)
-        & _han_only(han_side)
-        & (
-            ~has_items(latin_side(s.NAME_KEYS))
-            | han_side(s.NAME_NORM).str.contains(NameComparison._SEPARATOR, literal=True)
-        )
+    keys = pl.concat_str(
+        [pl.lit("|"), latin_side(s.NAME_KEYS).list.join("|"), pl.lit("|")]
     )
+    surname = han_side(s.NAME_SURNAME_PINYIN)
+    same_family = (
+        keys.str.contains(pl.concat_str([pl.lit("|"), surname, pl.lit(" ")]), literal=True)
+        | keys.str.contains(pl.concat_str([pl.lit(" "), surname, pl.lit("|")]), literal=True)
+    ).fill_null(False)
+    transliterated = han_side(s.NAME_NORM).str.contains(NameComparison._SEPARATOR, literal=True)
+    return _latin_only(latin_side) & _han_only(han_side) & (~same_family | transliterated)
 
 
 def _latin_tokens(side: Side) -> pl.Expr:
@@ -490,19 +496,18 @@ class NameComparison(ComparisonDefaults):
 
     Levels, first match wins: ``exact`` (same normalized Han name, so
     traditional/simplified and variant forms agree; or the same Latin name when
-    a side has no Han name, commas aside for Western names without pinyin
-    keys); ``pinyin`` (homophones: same toneless pinyin); ``latin`` (the
+    a side has no Han name, commas and spacing aside); ``pinyin`` (homophones: same toneless pinyin); ``latin`` (the
     romanized keys intersect: Han vs Latin, Cantonese or Wade-Giles spellings,
     either name order); ``swapped`` (surname and given name exchanged, or a
     Western name's parts in another order); ``fuzzy_high`` (Jaro-Winkler >=
     ``fuzzy_threshold`` on the pinyin, or on the characters when the surname
     agrees); ``token`` (minority names: the first ``·``-separated token
     agrees); ``surname_only``; ``script_mismatch`` (one side only in Latin
-    letters with no pinyin reading, or beside a ``·``-separated transliteration,
-    the other only in Han characters: a foreigner's passport name beside its
-    Chinese transliteration, 安德烈·波波夫 / POPOV ANDREY, or a Korean name,
-    尹敏智 / YOON MINJI, which no romanization rule reliably maps, so the
-    disagreement is weak evidence); ``different``.
+    letters, the other only in Han characters, no reading joining them and no
+    reading of the Latin name carrying the Han surname: a foreigner's passport
+    name beside its Chinese transliteration, 安德烈·波波夫 / POPOV ANDREY, or a
+    Japanese or Korean name, 佐藤直子 / SATO NAOKO, which no romanization rule
+    maps, so the disagreement is weak evidence); ``different``.
     The exact level's weight is
     adjusted by the frequency of the name (``张伟`` agreeing says less than
     ``翟芬竹`` agreeing).
@@ -613,7 +618,12 @@ class NameComparison(ComparisonDefaults):
             minority=left(s.NAME_NORM).str.contains(sep, literal=True)
             | right(s.NAME_NORM).str.contains(sep, literal=True),
             surname_pinyin=both_equal(s.NAME_SURNAME_PINYIN),
+            # two Latin spellings, one side without a Han name: a comma or the order of the
+            # parts is no difference (DAVIS, EMILY / DAVIS EMILY)
             western=_western(left) & _western(right),
+            latin_pair=left(s.NAME_LATIN_NORM).is_not_null()
+            & right(s.NAME_LATIN_NORM).is_not_null()
+            & (left(s.NAME_NORM).is_null() | right(s.NAME_NORM).is_null()),
             script_mismatch=_script_mismatch(left, right) | _script_mismatch(right, left),
         )
         level = np.full(frame.height, -1, dtype=np.int8)  # -1: not decided yet
@@ -621,8 +631,7 @@ class NameComparison(ComparisonDefaults):
         level[f["exact"]] = at["exact"]
         level[f["null"]] = 0
 
-        # Western names (no pinyin reading): a comma or the order of the parts is no difference
-        idx, part = rows(frame, (level == -1) & f["western"], (s.NAME_LATIN_NORM,))
+        idx, part = rows(frame, (level == -1) & f["latin_pair"], (s.NAME_LATIN_NORM,))
         if idx.size:
             same = flags(
                 part,
@@ -630,7 +639,9 @@ class NameComparison(ComparisonDefaults):
                 swapped=_latin_tokens(left).list.eval(pl.element().sort()).list.join(" ")
                 == _latin_tokens(right).list.eval(pl.element().sort()).list.join(" "),
             )
-            level[idx[same["swapped"]]] = at["swapped"]
+            # parts in another order: only for names with no pinyin reading, whose keys
+            # cannot say it (a pinyin name's keys cover either order at the latin level)
+            level[idx[same["swapped"] & f["western"][idx]]] = at["swapped"]
             level[idx[same["exact"]]] = at["exact"]
 
         idx, part = rows(frame, (level == -1) & f["maybe_latin"], (s.NAME_KEYS,))

@@ -361,7 +361,9 @@ ZHANG_WEI = han("张伟", "张", "zhang wei", latin_keys=("zhang wei", "wei zhan
         ),
         pytest.param(ZHANG_WEI, han("李娜", "李", "li na"), "different", id="different"),
         pytest.param(
-            ZHANG_WEI, latin("JOHN SMITH", ("john smith",)), "different", id="han-vs-other-latin"
+            # no reading joins them, and foreigners often take unrelated Chinese names
+            ZHANG_WEI, latin("JOHN SMITH", ("john smith",)), "script_mismatch",
+            id="han-vs-other-latin",
         ),
         pytest.param(
             # a transliteration and the passport's original: no reading joins them
@@ -375,11 +377,24 @@ ZHANG_WEI = han("张伟", "张", "zhang wei", latin_keys=("zhang wei", "wei zhan
             id="korean-name-without-pinyin-reading",
         ),
         pytest.param(
-            # a Latin name that reads as pinyin and disagrees is another name
-            han("陈嘉倩", "陈", "chen jia qian"),
-            latin("WANG FANG", ("wang fang",)),
+            # no reading of SATO NAOKO gives 佐藤直子 (zuo teng zhi zi), nor its surname
+            han("佐藤直子", "佐", "zuo teng zhi zi"),
+            latin("SATO NAOKO", ("sa to nao ko",)),
+            "script_mismatch",
+            id="japanese-name",
+        ),
+        pytest.param(
+            # the Latin name reads with the Han name's surname: one family, other given names
+            han("张强", "张", "zhang qiang"),
+            latin("ZHANG WEI", ("zhang wei", "wei zhang")),
             "different",
-            id="pinyin-reading-disagrees",
+            id="same-family-other-given-name",
+        ),
+        pytest.param(
+            {**latin("DAVIS, EMILY", ("davis emily",)), s.NAME_NORM: "艾米丽·戴维斯"},
+            latin("DAVIS EMILY", ("davis emily",)),
+            "exact",
+            id="latin-names-comma-aside",
         ),
     ],
 )
@@ -714,7 +729,7 @@ name_records = st.builds(
     st.sampled_from(["", "张", "章", "王", "欧阳"]),
     st.text(alphabet="伟玮芳帆晓明阿依", max_size=4),
     st.booleans(),
-    st.sampled_from([None, "ZHANG WEI", "WANG FANG"]),
+    st.sampled_from([None, "ZHANG WEI", "WANG FANG", "SATO NAOKO", "DAVIS, EMILY", "DAVIS EMILY"]),
 )
 
 
@@ -744,9 +759,11 @@ def reference_name_level(a: dict[str, Any], b: dict[str, Any], threshold: float)
     na, nb = get(a, s.NAME_NORM), get(b, s.NAME_NORM)
     if not (present(a) and present(b)):
         return "null"
-    if eq(na, nb) or (
-        eq(get(a, s.NAME_LATIN_NORM), get(b, s.NAME_LATIN_NORM)) and (na is None or nb is None)
-    ):
+    def tokens(r: dict[str, Any]) -> str | None:
+        latin_name = get(r, s.NAME_LATIN_NORM)
+        return None if latin_name is None else " ".join(latin_name.replace(",", " ").split())
+
+    if eq(na, nb) or (eq(tokens(a), tokens(b)) and (na is None or nb is None)):
         return "exact"
     if eq(get(a, s.NAME_PINYIN), get(b, s.NAME_PINYIN)):
         return "pinyin"
@@ -779,8 +796,13 @@ def reference_name_level(a: dict[str, Any], b: dict[str, Any], threshold: float)
     def unreadable(latin: dict[str, Any], hanzi: dict[str, Any]) -> bool:
         latin_only = get(latin, s.NAME_NORM) is None and get(latin, s.NAME_LATIN_NORM) is not None
         han_only = get(hanzi, s.NAME_NORM) is not None and get(hanzi, s.NAME_LATIN_NORM) is None
-        no_reading = not get(latin, s.NAME_KEYS) or "·" in (get(hanzi, s.NAME_NORM) or "")
-        return latin_only and han_only and no_reading
+        surname = get(hanzi, s.NAME_SURNAME_PINYIN)
+        same_family = surname is not None and any(
+            k.startswith(surname + " ") or k.endswith(" " + surname)
+            for k in get(latin, s.NAME_KEYS) or []
+        )
+        transliterated = "·" in (get(hanzi, s.NAME_NORM) or "")
+        return latin_only and han_only and (not same_family or transliterated)
 
     if unreadable(a, b) or unreadable(b, a):
         return "script_mismatch"
