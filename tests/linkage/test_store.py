@@ -57,6 +57,7 @@ def pg_schema(pg_url: str) -> Iterator[str]:
 
 BACKENDS = [
     pytest.param("sqlite", id="sqlite"),
+    pytest.param("sqlite-executemany", id="sqlite-executemany"),
     pytest.param("copy", id="postgres-copy", marks=pytest.mark.postgres),
     pytest.param("executemany", id="postgres-executemany", marks=pytest.mark.postgres),
 ]
@@ -68,6 +69,8 @@ def open_store(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[
     opened: list[IdentityStore] = []
     if request.param == "sqlite":
         url, kwargs = f"sqlite:///{tmp_path}/out/identity.db", {}
+    elif request.param == "sqlite-executemany":
+        url, kwargs = f"sqlite:///{tmp_path}/out/identity.db", {"bulk": "executemany"}
     else:
         schema = request.getfixturevalue("pg_schema")
         url, kwargs = request.getfixturevalue("pg_url"), {"schema": schema, "bulk": request.param}
@@ -221,6 +224,32 @@ def test_save_run_is_atomic(open_store, monkeypatch: pytest.MonkeyPatch) -> None
     assert store.load_crosswalk().height == 2
 
 
+def test_sqlite_scratch_staging_leaves_nothing_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ADBC scratch file beside the store is deleted and detached, after success and failure."""
+    out = tmp_path / "out"
+    with IdentityStore.open(f"sqlite:///{out}/identity.db", bulk="adbc") as store:
+        run = store.begin_run()
+        assigned, events = store.reconcile(clusters("ab", "c"))
+        monkeypatch.setattr(
+            IdentityStore, "_persons_select", lambda *a: (_ for _ in ()).throw(RuntimeError("x"))
+        )
+        with pytest.raises(RuntimeError):
+            store.save_run(run, assigned, canonical(assigned), events)
+        monkeypatch.undo()
+        assert store.load_crosswalk().height == 0 and store.events_of("x").height == 0
+        store.save_run(run, assigned, canonical(assigned), events)
+        assert sorted(p.name for p in out.iterdir() if not p.name.startswith("identity.db")) == []
+        with store.engine.connect() as conn:  # the pooled connection has no scratch attached
+            names = [row[1] for row in conn.exec_driver_sql("PRAGMA database_list")]
+        assert "linkage_stage" not in names
+        assert store.load_crosswalk().height == 3
+        person = assigned[s.PERSON_ID][0]
+        assert store.get_person(person)["dob"] == dt.date(1990, 3, 7)
+        assert store.events_of(person)[EVENT_KIND].to_list() == ["CREATE"]
+
+
 def test_bad_writes(open_store) -> None:  # type: ignore[no-untyped-def]
     store = open_store()
     assigned, events = assign_person_ids(clusters("ab"))
@@ -309,6 +338,8 @@ def test_open_errors(tmp_path: Path) -> None:
         IdentityStore.open(f"sqlite:///{tmp_path}/x.db", schema="s")
     with pytest.raises(ConfigError, match="copy"):
         IdentityStore.open(f"sqlite:///{tmp_path}/x.db", bulk="copy")
+    with pytest.raises(ConfigError, match="adbc"):
+        IdentityStore.open(f"sqlite:///{tmp_path}/x.db", bulk="bulk")  # type: ignore[arg-type]
     with pytest.raises(StoreError, match="cannot connect"):
         IdentityStore.open("postgresql+psycopg://nobody:secret@127.0.0.1:1/none")
 
