@@ -185,3 +185,39 @@ def test_the_batcher_isolates_a_failing_record_from_its_batch() -> None:
         ("c", (0, 1)),
     ]
     assert calls == [["a", "b", "bad", "c"], ["a"], ["b"], ["bad"], ["c"]]  # then one by one
+
+
+def test_the_resolver_refuses_a_model_trained_with_other_comparison_levels() -> None:
+    """A store whose model predates a level the code now has (e.g. a new name level) would
+    fail on every request reaching that level: the resolver refuses it at start-up."""
+    import numpy as np
+    import polars as pl
+
+    from linkage.comparisons import default_comparisons
+    from linkage.model import FSModel, ModelMismatchError, comparison_params
+    from linkage.resolver import Resolver
+
+    def uniform(levels: int) -> np.ndarray:  # index 0 is the null level: 1.0
+        return np.concatenate([[1.0], np.full(levels - 1, 1.0 / (levels - 1))])
+
+    params = []
+    for comp in default_comparisons():
+        p = comparison_params(comp, uniform(len(comp.levels)), uniform(len(comp.levels)))
+        if comp.name == "name":  # as written before the code's last name level existed
+            kept = (*p.levels[:-2], p.levels[-1])
+            share = 1.0 / (len(kept) - 1)
+            kept = (kept[0], *(lv.model_copy(update={"m": share, "u": share}) for lv in kept[1:]))
+            p = p.model_copy(update={"levels": kept})
+        params.append(p)
+    model = FSModel.model_validate(
+        {
+            "prior": 0.001,
+            "comparisons": tuple(params),
+            "training": {"method": "given", "records": 0, "pairs": 0, "patterns": 0},
+        }
+    )
+    records = pl.DataFrame(
+        {"source": ["a"], "record_id": ["1"], "name": ["张三"], "person_id": ["P1"]}
+    )
+    with pytest.raises(ModelMismatchError, match="name: levels differ"):
+        Resolver(records, model)
