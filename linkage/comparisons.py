@@ -624,7 +624,9 @@ class NameComparison(ComparisonDefaults):
             latin_pair=left(s.NAME_LATIN_NORM).is_not_null()
             & right(s.NAME_LATIN_NORM).is_not_null()
             & (left(s.NAME_NORM).is_null() | right(s.NAME_NORM).is_null()),
-            script_mismatch=_script_mismatch(left, right) | _script_mismatch(right, left),
+            # necessary for script_mismatch and cheap; the readings are checked below if need be
+            scripts_differ=(_latin_only(left) & _han_only(right))
+            | (_han_only(left) & _latin_only(right)),
         )
         level = np.full(frame.height, -1, dtype=np.int8)  # -1: not decided yet
         level[f["pinyin"]] = at["pinyin"]
@@ -692,7 +694,17 @@ class NameComparison(ComparisonDefaults):
             token = flags(part, token=_first_token(left, sep) == _first_token(right, sep))["token"]
             level[idx[token]] = at["token"]
         level[(level == -1) & f["surname_pinyin"]] = at["surname_only"]
-        level[(level == -1) & f["script_mismatch"]] = at["script_mismatch"]
+        idx, part = rows(
+            frame,
+            (level == -1) & f["scripts_differ"],
+            (s.NAME_NORM, s.NAME_LATIN_NORM, s.NAME_KEYS, s.NAME_SURNAME_PINYIN),
+        )
+        if idx.size:
+            mismatch = flags(
+                part,
+                script_mismatch=_script_mismatch(left, right) | _script_mismatch(right, left),
+            )["script_mismatch"]
+            level[idx[mismatch]] = at["script_mismatch"]
         level[level == -1] = at["different"]
         return pl.Series(s.GAMMA_PREFIX + self.name, level, dtype=pl.Int8)
 
