@@ -61,7 +61,8 @@ from blocking.latin_keys import (
 from linkage.clustering import (
     AMBIGUOUS,
     DEFAULT_AMBIGUITY_MARGIN,
-    DistinctValues,
+    Constraint,
+    RowIndex,
     default_constraints,
 )
 from linkage.comparisons import comparison_vectors
@@ -108,6 +109,14 @@ INGEST_REASON: Final = "service ingest"
 
 _RAW_FIELDS: Final = tuple(c for c in s.RAW_COLUMNS if c not in s.KEY_COLUMNS)
 _ID_INPUTS: Final = (s.ID_KIND, s.ID_NORM, s.ID_KEY, s.ID_MASK_PATTERN, s.ID_REPAIRS)
+_CONSTRAINT_COLUMNS: Final = (
+    s.ID_KIND, s.ID_CHECKED, s.ID_OWN, s.ID_CLEAN, s.ID_REASON, s.ID_MASK_PATTERN, s.BIRTH_DATE_NORM
+)
+"""The columns the clustering constraints read (default_constraints)."""
+
+State = tuple[Any, ...]
+"""A person's or record's state under each constraint, as clustering keeps it (None: nothing)."""
+
 _DERIVED_INPUTS: Final = {  # the normalized columns add_blocking_keys builds each derived key from
     s.KEY_ID_CANDIDATES: _ID_INPUTS,
     s.KEY_ID_MASK: _ID_INPUTS,
@@ -305,8 +314,7 @@ class Resolver:
                     *rule_inputs,
                     s.SOURCE,
                     s.RECORD_ID,
-                    s.ID_KIND,
-                    s.ID_CHECKED,
+                    *_CONSTRAINT_COLUMNS,
                     s.RECORD_REASON,
                 ]
             )
@@ -319,14 +327,18 @@ class Resolver:
         self._rule_groups: dict[tuple[str, ...], list[int]] = {}  # filled once the schema is known
         self._key_types: dict[str, pl.DataType] = {}
         self._key_plans: list[tuple[tuple[str, ...], list[str], list[pl.Expr]]] = []
-        self._constraints: tuple[DistinctValues, ...] = tuple(
-            c for c in default_constraints() if isinstance(c, DistinctValues)
-        )
+        # the batch job's automatic constraints, judged as clustering judges them
+        self._constraints: tuple[Constraint, ...] = default_constraints()
 
         started = time.perf_counter()
         normalized = normalize_frame(_conformed(records), min_birth_year=min_birth_year)
         normalize_seconds = time.perf_counter() - started
         self._schema = {c: t for c, t in normalized.schema.items() if c != s.ROW_ID}
+        # allows/merge depend on the rule, not on the frame bound: judge with unbound-sized ones
+        empty = pl.DataFrame(schema={c: self._schema[c] for c in _CONSTRAINT_COLUMNS})
+        nowhere = RowIndex(pl.Series([], dtype=pl.Int64))
+        self._judges = tuple(c.bind(empty, nowhere) for c in self._constraints)
+        self._no_state: State = (None,) * len(self._constraints)
         person_ids = records.get_column(s.PERSON_ID).cast(pl.String)
         if person_ids.null_count():
             raise SchemaError(f"records: {person_ids.null_count()} rows without a {s.PERSON_ID}")
@@ -980,24 +992,30 @@ class Resolver:
                 out.append((seg, rows, owners[found]))
         return out
 
-    def _checked_ids(
-        self, snap: _Snapshot, codes: Iterable[int]
-    ) -> dict[int, tuple[frozenset[str], ...]]:
-        """Per person: per constraint, the distinct checked ID values its records hold."""
-        found: dict[int, list[set[str]]] = {c: [set() for _ in self._constraints] for c in codes}
+    def _checked_ids(self, snap: _Snapshot, codes: Iterable[int]) -> dict[int, State]:
+        """Per person: the joint constraint state of its records (its checked IDs and the
+        unverified numbers that must stay within a typo of them)."""
+        found: dict[int, State] = {c: self._no_state for c in codes}
         for seg, rows, owners in self._person_rows(snap, found):
-            part = seg.frame.select(s.ID_KIND, s.ID_CHECKED)[pl.Series(rows, dtype=pl.UInt32)]
-            for k, (held, values) in enumerate(_constrained(part, self._constraints)):
-                for row, value in zip(held, values, strict=True):
-                    found[int(owners[row])][k].add(value)
-        return {c: tuple(frozenset(v) for v in sets) for c, sets in found.items()}
+            part = _columns(seg.frame, _CONSTRAINT_COLUMNS)[pl.Series(rows, dtype=pl.UInt32)]
+            for row, state in enumerate(self._states(part)):
+                owner = int(owners[row])
+                found[owner] = self._merge(found[owner], state)
+        return found
 
-    def _allows(self, a: tuple[frozenset[str], ...], b: tuple[frozenset[str], ...]) -> bool:
-        """The clustering rule: a union may not add a distinct value beyond what either side holds."""
-        return all(
-            len(x | y) <= max(c.limit, len(x), len(y))
-            for c, x, y in zip(self._constraints, a, b, strict=True)
-        )
+    def _states(self, frame: pl.DataFrame) -> list[State]:
+        """Per row of ``frame``: its state under each constraint (None: nothing to say)."""
+        index = RowIndex(pl.Series(np.arange(frame.height, dtype=np.int64)))
+        positions = np.arange(frame.height)
+        per_rule = [c.bind(frame, index).initial_states(positions) for c in self._constraints]
+        return list(zip(*per_rule, strict=True)) if per_rule else [()] * frame.height
+
+    def _allows(self, a: State, b: State) -> bool:
+        """The clustering rule: may two persons with these states be one?"""
+        return all(j.allows(x, y) for j, x, y in zip(self._judges, a, b, strict=True))
+
+    def _merge(self, a: State, b: State) -> State:
+        return tuple(j.merge(x, y) for j, x, y in zip(self._judges, a, b, strict=True))
 
     # --------------------------------------------------------------- ingest
     def ingest(
@@ -1133,7 +1151,7 @@ class _Plan:
         self.merged: dict[int, list[int]] = {}  # query position -> existing codes it merged away
         self.alias: dict[int, int] = {}  # codes merged during this request -> survivor
         self.merges: list[tuple[int, int]] = []  # (merged-away existing code, final survivor code)
-        self.state: dict[int, tuple[frozenset[str], ...]] = {}
+        self.state: dict[int, State] = {}
         self.provisional: list[int] = []  # codes created by this request, in creation order
         self.creator: dict[int, int] = {}  # provisional code -> the query position that created it
         # provisional code -> probability of the link that joined it to another person
@@ -1163,7 +1181,7 @@ class _Plan:
             code = self.alias[code]
         return code
 
-    def checked(self, code: int) -> tuple[frozenset[str], ...]:
+    def checked(self, code: int) -> State:
         if code not in self.state:
             self.state.update(self.r._checked_ids(self.snap, [code]))
         return self.state[code]
@@ -1197,7 +1215,7 @@ class _Plan:
         order = np.lexsort((-scored.weights, scored.queries))
         bounds = np.searchsorted(scored.queries[order], np.arange(n + 1))
         threshold = r.model.match_threshold
-        row_states = _states(self.frame, r._constraints)
+        row_states = r._states(_columns(self.frame, _CONSTRAINT_COLUMNS))
         for i in range(n):
             q = int(self.fresh[i])
             best: dict[int, tuple[float, float]] = {}  # person -> (weight, probability)
@@ -1222,7 +1240,7 @@ class _Plan:
             for person, (weight, _) in best.items():  # strongest first (insertion order)
                 other = self.checked(person)
                 if r._allows(state, other):
-                    state = tuple(x | y for x, y in zip(state, other, strict=True))
+                    state = r._merge(state, other)
                     accepted.append(person)
                 elif (
                     accepted
@@ -1280,9 +1298,9 @@ class _Plan:
     def settle(
         self,
         accepted: list[int],
-        own_state: tuple[frozenset[str], ...],
+        own_state: State,
         links: Mapping[int, float],
-    ) -> tuple[list[int], tuple[frozenset[str], ...]]:
+    ) -> tuple[list[int], State]:
         """The persons a row may merge, and their joint checked IDs.
 
         A person merged by a new record keeps out if one of its records would
@@ -1297,7 +1315,7 @@ class _Plan:
         while True:
             state = own_state
             for person in group:
-                state = tuple(x | y for x, y in zip(state, self.checked(person), strict=True))
+                state = self.r._merge(state, self.checked(person))
             doubtful = [
                 p for p in group[1:] if p < snap.person_codes and self.torn(p, group, state, links)
             ]
@@ -1309,7 +1327,7 @@ class _Plan:
         self,
         person: int,
         group: list[int],
-        state: tuple[frozenset[str], ...],
+        state: State,
         links: Mapping[int, float],
     ) -> bool:
         """Whether a record of ``person`` would be ambiguous in the merge of ``group`` (see settle)."""
@@ -1322,7 +1340,7 @@ class _Plan:
         strong = scored.probabilities >= threshold
         persons = r._canonical(snap, _persons_of(snap.segments, scored.rows))
         members = set(group)
-        own = _states(_gather(snap.segments, rows, [s.ID_KIND, s.ID_CHECKED]), r._constraints)
+        own = r._states(_gather(snap.segments, rows, list(_CONSTRAINT_COLUMNS)))
         for j, row in enumerate(rows.tolist()):
             mine = scored.queries == j
             kept = [links.get(row, -np.inf)]
@@ -1593,30 +1611,3 @@ def _persons_of(segments: Sequence[_Segment], rows: np.ndarray) -> np.ndarray:
     return out
 
 
-def _constrained(
-    frame: pl.DataFrame, constraints: Sequence[DistinctValues]
-) -> list[tuple[list[int], list[str]]]:
-    """Per constraint: the rows holding a constrained value, and those values (sparse: most
-    rows hold none)."""
-    exprs = []
-    for k, c in enumerate(constraints):
-        condition = pl.col(c.column).is_not_null()
-        for column, value in c.where:
-            condition = condition & (pl.col(column).cast(pl.String) == value)
-        exprs.append(pl.when(condition).then(pl.col(c.column)).alias(f"c{k}"))
-    values = frame.select(exprs)
-    out = []
-    for column in values.get_columns():
-        out.append((column.is_not_null().arg_true().to_list(), column.drop_nulls().to_list()))
-    return out
-
-
-def _states(
-    frame: pl.DataFrame, constraints: Sequence[DistinctValues]
-) -> list[tuple[frozenset[str], ...]]:
-    """Per row: per constraint, the set of its constrained value (empty when it holds none)."""
-    states = [[frozenset[str]() for _ in constraints] for _ in range(frame.height)]
-    for k, (rows, values) in enumerate(_constrained(frame, constraints)):
-        for row, value in zip(rows, values, strict=True):
-            states[row][k] = frozenset((value,))
-    return [tuple(state) for state in states]

@@ -363,6 +363,29 @@ def test_ingest_never_puts_two_checked_ids_in_one_person(batch: Batch) -> None:
     assert [x.person_id for x in found] == ["PA", "PB", decisions[2].person_id]
 
 
+def test_ingest_keeps_an_unverified_number_far_from_the_persons_apart(batch: Batch) -> None:
+    """As clustering's LifelongIdsApart: a 15-digit number (no check character) joins a
+    person only if it is within a typo of the person's verified number."""
+    a = person(**{s.RECORD_ID: "a", s.ID_NUMBER: ID_A, s.PERSON_ID: "PA"})
+    r = small_index(batch, [a])
+    legacy = ID_A[:6] + ID_A[8:17]  # ID_A's own 15-digit form: its upgrade is ID_A
+    typo = legacy[:12] + ("9" if legacy[12] != "9" else "8") + legacy[13:]
+    far = "34080281020300" + "7"  # another region and sequence, same birth date
+    decisions = r.ingest(
+        [
+            person(**{s.RECORD_ID: "same", s.ID_NUMBER: legacy}),
+            person(**{s.RECORD_ID: "typo", s.ID_NUMBER: typo}),
+            person(**{s.RECORD_ID: "far", s.ID_NUMBER: far}),
+        ],
+        None,
+    )
+    assert [(d.action, d.person_id == "PA") for d in decisions] == [
+        ("attached", True),
+        ("attached", True),  # one digit off: may be a typo of the same number
+        ("created", False),  # no typo joins them: another person, however alike otherwise
+    ]
+
+
 def test_a_record_left_between_two_persons_is_not_merged_by_a_new_one(batch: Batch) -> None:
     # the batch left "alone" by itself: it fits PA and PB, whose IDs keep them apart
     a = person(**{s.RECORD_ID: "a", s.ID_NUMBER: ID_A})
