@@ -268,42 +268,61 @@ class LifelongIdsApart:
         missing = [c for c in needed if c not in records.columns]
         if missing:
             raise SchemaError(f"constraint {self.name}: records frame lacks column(s) {missing}")
-        return _BoundApart(self._bodies(records), self.max_typo_positions)
+        positions, bodies = self._bodies(records)
+        return _BoundApart(positions, bodies, self.max_typo_positions)
 
-    def _bodies(self, records: pl.DataFrame) -> pl.DataFrame:
-        """Per record: BODY (null when it carries no number of the kind) and VERIFIED."""
+    def _bodies(self, records: pl.DataFrame) -> tuple[np.ndarray, pl.DataFrame]:
+        """The positions of the records holding a number of the kind, and their BODY and
+        VERIFIED (sparse: few records hold a permit)."""
+        kind = (records.get_column(s.ID_KIND).cast(pl.String) == self.kind).fill_null(False)
         # without ID_OWN (a frame of checked numbers only) the rule has nothing to add
         own_column = s.ID_OWN if s.ID_OWN in records.columns else s.ID_CHECKED
-        own = pl.col(own_column).str.replace(r"^[^:]*:", "")
-        body = own
-        if {s.ID_CLEAN, s.ID_REASON}.issubset(records.columns):
-            # a checksum failure has no key; its number counts when the record's own birth
-            # date (if any) is the one the number encodes
-            written = pl.col(s.ID_CLEAN)
-            if s.ID_MASK_PATTERN in records.columns:
-                written = pl.when(pl.col(s.ID_MASK_PATTERN).is_null()).then(written)
-            failed = (pl.col(s.ID_REASON) == "ID_CHECKSUM_FAILED") & (
-                written.str.len_chars() == self._BODY + 1
+        own = records.get_column(own_column)
+        checked = records.get_column(s.ID_CHECKED)
+        has_own = np.flatnonzero((kind & own.is_not_null()).to_numpy())
+        take = pl.Series(has_own, dtype=pl.UInt32)
+        parts = [
+            pl.DataFrame(
+                {
+                    "pos": has_own,
+                    "body": own.gather(take).str.strip_prefix(f"{self.kind}:").str.slice(0, 17),
+                    "verified": checked.gather(take).is_not_null(),
+                }
             )
-            if s.BIRTH_DATE_NORM in records.columns:
-                born = pl.col(s.BIRTH_DATE_NORM).dt.strftime("%Y%m%d")
-                failed = failed & (born.is_null() | (written.str.slice(6, 8) == born))
-            body = pl.coalesce(own, pl.when(failed).then(written))
-        return records.select(
-            pl.when(pl.col(s.ID_KIND).cast(pl.String) == self.kind)
-            .then(body.str.slice(0, self._BODY))
-            .alias("body"),
-            pl.col(s.ID_CHECKED).is_not_null().alias("verified"),
-        )
+        ]
+        if {s.ID_CLEAN, s.ID_REASON}.issubset(records.columns):
+            # a checksum failure has no key; its number counts when unmasked and the record's
+            # own birth date (if any) is the one the number encodes.  Rare: checked on its rows.
+            failed = kind & own.is_null() & (records.get_column(s.ID_REASON) == "ID_CHECKSUM_FAILED")
+            if s.ID_MASK_PATTERN in records.columns:
+                failed = failed & records.get_column(s.ID_MASK_PATTERN).is_null()
+            rows = np.flatnonzero(failed.fill_null(False).to_numpy())
+            if rows.size:
+                cols = [s.ID_CLEAN, *([s.BIRTH_DATE_NORM] if s.BIRTH_DATE_NORM in records.columns else [])]
+                sub = pl.DataFrame([records.get_column(c) for c in cols])[pl.Series(rows, dtype=pl.UInt32)]
+                written = pl.col(s.ID_CLEAN)
+                fits = written.str.len_chars() == self._BODY + 1
+                if s.BIRTH_DATE_NORM in sub.columns:
+                    born = pl.col(s.BIRTH_DATE_NORM).dt.strftime("%Y%m%d")
+                    fits = fits & (born.is_null() | (written.str.slice(6, 8) == born))
+                found = sub.select(
+                    pl.Series("pos", rows),
+                    pl.when(fits).then(written.str.slice(0, self._BODY)).alias("body"),
+                    pl.lit(False).alias("verified"),
+                ).drop_nulls("body")
+                parts.append(found)
+        held = pl.concat(parts).drop_nulls("body").sort("pos")
+        return held.get_column("pos").to_numpy(), held.select("body", "verified")
 
 
 class _BoundApart:
     """States: frozenset of (body, verified) pairs a cluster holds, or None for none."""
 
-    __slots__ = ("_bodies", "_limit")
+    __slots__ = ("_bodies", "_limit", "_positions")
 
-    def __init__(self, bodies: pl.DataFrame, limit: int) -> None:
-        self._bodies = bodies
+    def __init__(self, positions: np.ndarray, bodies: pl.DataFrame, limit: int) -> None:
+        self._positions = positions  # ascending positions of the records holding a number
+        self._bodies = bodies  # their BODY and VERIFIED
         self._limit = limit
 
     def _conflict(self, a: tuple[str, bool], b: tuple[str, bool]) -> bool:
@@ -313,15 +332,13 @@ class _BoundApart:
         return len(x) == len(y) and sum(p != q for p, q in zip(x, y)) > self._limit
 
     def violating(self, labels: np.ndarray) -> np.ndarray:
+        held = self._bodies.with_columns(label=pl.Series(labels[self._positions]))
+        # only components holding an unverified number can break this rule: most hold none
+        doubtful = held.filter(~pl.col("verified")).get_column("label").unique()
         held = (
-            self._bodies.with_columns(label=pl.Series(labels))
-            .drop_nulls("body")
+            held.filter(pl.col("label").is_in(doubtful.implode()))
             .unique(["label", "body", "verified"])
-        )
-        # components with two bodies, one of them unverified
-        held = held.filter(
-            (pl.col("body").n_unique().over("label") > 1)
-            & (~pl.col("verified")).any().over("label")
+            .filter(pl.col("body").n_unique().over("label") > 1)
         )
         if held.is_empty():
             return np.empty(0, dtype=labels.dtype)
@@ -335,11 +352,15 @@ class _BoundApart:
         return _no_edges()
 
     def initial_states(self, positions: np.ndarray) -> list[frozenset[tuple[str, bool]] | None]:
-        part = self._bodies[positions]
-        return [
-            None if body is None else frozenset(((body, verified),))
-            for body, verified in part.iter_rows()
-        ]
+        states: list[frozenset[tuple[str, bool]] | None] = [None] * len(positions)
+        if not self._positions.size or not len(positions):
+            return states
+        at = np.minimum(np.searchsorted(self._positions, positions), self._positions.size - 1)
+        found = np.flatnonzero(self._positions[at] == positions)
+        part = self._bodies[pl.Series(at[found], dtype=pl.UInt32)]
+        for k, body, verified in zip(found.tolist(), *part.get_columns(), strict=True):
+            states[k] = frozenset(((body, verified),))
+        return states
 
     def allows(
         self, a: frozenset[tuple[str, bool]] | None, b: frozenset[tuple[str, bool]] | None
