@@ -1283,19 +1283,25 @@ def _crosswalk_rows(frame: pl.DataFrame) -> pl.DataFrame:
     return _sorted_by_key(rows, "crosswalk")
 
 
-def _record_rows(frame: pl.DataFrame) -> pl.DataFrame:
-    """The records table's key and raw fields (text; absent columns null), checked and sorted."""
+def raw_rows(frame: pl.DataFrame, what: str) -> pl.DataFrame:
+    """``frame``'s key and raw canonical fields as text (absent columns null), as the store
+    keeps records: SchemaError, naming ``what``, when a key column is missing or null."""
     missing = [c for c in s.KEY_COLUMNS if c not in frame.columns]
     if missing:
-        raise SchemaError(f"records: missing column(s) {missing}")
+        raise SchemaError(f"{what}: missing column(s) {missing}")
     rows = frame.select(
         (pl.col(c) if c in frame.columns else pl.lit(None)).cast(pl.String).alias(c)
         for c in s.RAW_COLUMNS
     )
     nulls = [c for c in s.KEY_COLUMNS if rows[c].null_count()]
     if nulls:
-        raise SchemaError(f"records: null values in {nulls}")
-    return _sorted_by_key(rows, "records")
+        raise SchemaError(f"{what}: null values in {nulls}")
+    return rows
+
+
+def _record_rows(frame: pl.DataFrame) -> pl.DataFrame:
+    """The records table's key and raw fields, checked and sorted."""
+    return _sorted_by_key(raw_rows(frame, "records"), "records")
 
 
 def _sorted_by_key(rows: pl.DataFrame, what: str) -> pl.DataFrame:

@@ -16,7 +16,7 @@ from typing import Final, Literal, get_args
 import polars as pl
 import sqlalchemy as sa
 
-from linkage.store import IdentityStore, watchlist_entries, watchlists
+from linkage.store import IdentityStore, raw_rows, watchlist_entries, watchlists
 from normalizers import schema as s
 from normalizers.errors import ConfigError, SchemaError
 
@@ -56,18 +56,7 @@ def load_list(
     check_list_name(name)
     if kind not in LIST_KINDS:
         raise ConfigError(f"list kind: expected one of {', '.join(LIST_KINDS)} (got {kind!r})")
-    missing = [c for c in s.KEY_COLUMNS if c not in frame.columns]
-    if missing:
-        raise SchemaError(f"list {name}: missing column(s) {missing}")
-    entries = frame.select(
-        *(
-            (pl.col(c) if c in frame.columns else pl.lit(None)).cast(pl.String).alias(c)
-            for c in s.RAW_COLUMNS
-        )
-    )
-    nulls = [c for c in s.KEY_COLUMNS if entries[c].null_count()]
-    if nulls:
-        raise SchemaError(f"list {name}: null values in {nulls}")
+    entries = raw_rows(frame, f"list {name}")
     duplicated = int(entries.select(*s.KEY_COLUMNS).is_duplicated().sum())
     if duplicated:
         raise SchemaError(f"list {name}: {duplicated} rows share a ({s.SOURCE}, {s.RECORD_ID}) key")
