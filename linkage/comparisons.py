@@ -28,8 +28,6 @@ import numpy as np
 import polars as pl
 
 from linkage._similarity import (
-    LEFT_SUFFIX,
-    RIGHT_SUFFIX,
     both_equal,
     digit_differences,
     flags,

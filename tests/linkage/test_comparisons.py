@@ -25,8 +25,8 @@ from linkage.comparisons import (
     default_comparisons,
 )
 from normalizers import schema as s
-from normalizers.frame import own_id_exprs
 from normalizers.errors import ConfigError, SchemaError
+from normalizers.frame import own_id_exprs
 
 RECORD_SCHEMA: dict[str, Any] = {
     s.ROW_ID: pl.UInt32,

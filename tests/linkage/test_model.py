@@ -24,8 +24,8 @@ from linkage.em import estimate_u, random_pairs, train, train_supervised
 from linkage.interop import RecordLinkageFeature, agreement, one_hot, to_recordlinkage_features
 from linkage.model import FSModel, comparison_params, explain_pair, score, term_frequencies
 from normalizers import schema as s
-from normalizers.frame import own_id_exprs
 from normalizers.errors import ConfigError, SchemaError
+from normalizers.frame import own_id_exprs
 
 COMPARISONS = default_comparisons()
 
