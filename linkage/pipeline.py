@@ -19,7 +19,7 @@ Outputs in the output directory (see :data:`OUTPUT_FILES`)::
     summary.json        counts and timings of the run
     report.html         a self-contained report (no network access needed)
 
-The train stage has three outcomes:
+The train stage has four outcomes:
 
 * a model is given (``--model PATH`` or the job file's ``model``): it is
   checked against the job's comparisons before any data is read
@@ -29,10 +29,14 @@ The train stage has three outcomes:
   are scored without term-frequency adjustment: a name's frequency in a
   handful of records says nothing about how common it is.
 * too few to train (fewer than ``training.min_records`` linkable records, or
-  no candidate pair): nothing is linked, every record is its own person,
-  candidate pairs go to review as ``untrained``, and model.json holds an
-  ``untrained`` placeholder (never saved to the store; ``--model`` refuses it).
-  The run warns and still writes every output; an empty input is such a run.
+  no candidate pair), and the identity store (``--store``, or the default one
+  an earlier run left in the output directory) holds a model of these
+  comparisons: that model scores the pairs, as a given one would.
+* too few to train and no such model: nothing is linked, every record is its
+  own person, candidate pairs go to review as ``untrained``, and model.json
+  holds an ``untrained`` placeholder (never saved to the store; ``--model``
+  refuses it).  The run warns and still writes every output; an empty input
+  is such a run.
 * otherwise EM trains a model on the candidate pairs (:func:`linkage.em.train`).
 """
 
@@ -54,7 +58,14 @@ from linkage.comparisons import Comparison, comparison_vectors
 from linkage.config import JobConfig
 from linkage.em import train, untrained_model
 from linkage.io import concat_sources, read_source
-from linkage.model import TF_VALUE, FSModel, check_model_matches, load_model, score
+from linkage.model import (
+    TF_VALUE,
+    FSModel,
+    ModelMismatchError,
+    check_model_matches,
+    load_model,
+    score,
+)
 from linkage.presets import preset_comparisons, rules_for_config
 from linkage.store import IdentityStore
 from normalizers import schema as s
@@ -203,6 +214,13 @@ def run_job(
         if given is not None:
             fitted = given
             st.done(f"reused model from {model_source}")
+        elif (linkable.height < min_records or vectors.height == 0) and (
+            stored := _store_model(store_url or config.store, out_dir, comps, config)
+        ) is not None:
+            # too few to train, but the store holds a model of these comparisons: a small
+            # batch added to an earlier run is scored as that run was
+            fitted, model_source = stored
+            st.done(f"too few records to train: reused {model_source}")
         elif linkable.height < min_records or vectors.height == 0:
             fitted = untrained_model(
                 comps, records=linkable.height, pairs=vectors.height,
@@ -214,7 +232,8 @@ def run_job(
                 "nothing was linked, every record is its own person"
                 + (f"; its {vectors.height:,} candidate pairs are in review"
                    if vectors.height else "")
-                + ". Give a trained model (--model DIR/model.json) to link a small batch."
+                + ". Give a trained model (--model DIR/model.json), or a store an earlier run "
+                "saved one in (--store), to link a small batch."
             )
             log.info("%s", warnings[-1])  # the CLI prints RunResult.warnings
             st.done("not trained: too few records")
@@ -231,7 +250,7 @@ def run_job(
     with stage("score") as st:
         if trained:
             tf_tables = _no_term_frequencies(linkable, fitted) if (
-                given is not None and linkable.height < REUSED_TF_MIN_RECORDS
+                model_source is not None and linkable.height < REUSED_TF_MIN_RECORDS
             ) else None
             scored = score(vectors, linkable, fitted, tf_tables=tf_tables)
         else:
@@ -343,6 +362,30 @@ def _given_model(
             match=config.thresholds.match, review=config.thresholds.review
         )
     return given, origin
+
+
+def _store_model(
+    store_url: str | None, out_dir: Path, comparisons: Sequence[Comparison], config: JobConfig
+) -> tuple[FSModel, str] | None:
+    """The identity store's latest model, if there is a store (given, or the default one an
+    earlier run left in ``out_dir``) and its model fits the job's comparisons; else None."""
+    default = out_dir / "identity.db"
+    if store_url is None and not default.exists():
+        return None
+    url = store_url or f"sqlite:///{default.resolve()}"
+    with IdentityStore.open(url) as store:
+        stored = store.latest_model()
+    if stored is None:
+        return None
+    model = FSModel.from_json(stored.model_json)
+    try:
+        check_model_matches(model, comparisons, origin="the store's model")
+    except ModelMismatchError as exc:
+        log.warning("the store's model does not fit this job, not used: %s", exc)
+        return None
+    if "thresholds" in config.model_fields_set:
+        model = model.with_thresholds(match=config.thresholds.match, review=config.thresholds.review)
+    return model, f"the store's model (saved {stored.created_at:%Y-%m-%d %H:%M} UTC)"
 
 
 def _no_term_frequencies(records: pl.DataFrame, model: FSModel) -> dict[str, pl.DataFrame]:

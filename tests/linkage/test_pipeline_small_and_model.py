@@ -192,6 +192,25 @@ def test_cli_model_reuse_links_a_small_batch(
         assert "reused model from" in output
 
 
+def test_a_small_batch_is_scored_with_the_stores_model(
+    tmp_path: Path, sample: pl.DataFrame
+) -> None:
+    """Too few records to train, but the store an earlier run wrote holds its model."""
+    store = f"sqlite:///{tmp_path / 'identity.db'}"
+    run_job([SAMPLE], tmp_path / "first", store_url=store)
+    _person_with_id(sample).write_csv(tmp_path / "two.csv")
+    code, output = linkage_run(
+        "-i", str(tmp_path / "two.csv"), "--out", str(tmp_path / "out"), "--store", store
+    )
+    assert code == ExitCode.OK, output
+    assert "too few records to train: reused the store's model" in output
+    assert "2 input rows = 2 linked to 1 persons + 0 rejected" in output
+    assert "no model trained" not in output
+    # without a store there is no model to fall back on
+    code, output = linkage_run("-i", str(tmp_path / "two.csv"), "--out", str(tmp_path / "bare"))
+    assert code == ExitCode.OK and "no model trained" in output
+
+
 def test_job_file_model_and_thresholds(tmp_path: Path, trained: Path, sample: pl.DataFrame) -> None:
     _person_with_id(sample).write_csv(tmp_path / "two.csv")
     model_rel = Path("..") / trained.name / MODEL
