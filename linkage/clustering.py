@@ -39,6 +39,7 @@ from scipy.sparse.csgraph import connected_components
 from linkage._similarity import positions_differing
 from normalizers import schema as s
 from normalizers.errors import ConfigError, SchemaError
+from normalizers.reasons import Reason
 
 log = logging.getLogger(__name__)
 
@@ -285,7 +286,9 @@ class LifelongIdsApart:
             pl.DataFrame(
                 {
                     "pos": has_own,
-                    "body": own.gather(take).str.strip_prefix(f"{self.kind}:").str.slice(0, 17),
+                    "body": own.gather(take)
+                    .str.strip_prefix(f"{self.kind}:")
+                    .str.slice(0, self._BODY),
                     "verified": checked.gather(take).is_not_null(),
                 }
             )
@@ -293,13 +296,15 @@ class LifelongIdsApart:
         if {s.ID_CLEAN, s.ID_REASON}.issubset(records.columns):
             # a checksum failure has no key; its number counts when unmasked and the record's
             # own birth date (if any) is the one the number encodes.  Rare: checked on its rows.
-            failed = kind & own.is_null() & (records.get_column(s.ID_REASON) == "ID_CHECKSUM_FAILED")
+            reason = records.get_column(s.ID_REASON)
+            failed = kind & own.is_null() & (reason == Reason.ID_CHECKSUM_FAILED.value)
             if s.ID_MASK_PATTERN in records.columns:
                 failed = failed & records.get_column(s.ID_MASK_PATTERN).is_null()
             rows = np.flatnonzero(failed.fill_null(False).to_numpy())
             if rows.size:
-                cols = [s.ID_CLEAN, *([s.BIRTH_DATE_NORM] if s.BIRTH_DATE_NORM in records.columns else [])]
-                sub = pl.DataFrame([records.get_column(c) for c in cols])[pl.Series(rows, dtype=pl.UInt32)]
+                cols = [c for c in (s.ID_CLEAN, s.BIRTH_DATE_NORM) if c in records.columns]
+                sub = pl.DataFrame([records.get_column(c) for c in cols])
+                sub = sub[pl.Series(rows, dtype=pl.UInt32)]
                 written = pl.col(s.ID_CLEAN)
                 fits = written.str.len_chars() == self._BODY + 1
                 if s.BIRTH_DATE_NORM in sub.columns:
