@@ -256,10 +256,10 @@ class LifelongIdsApart:
     _BODY: ClassVar[int] = 17
 
     def __post_init__(self) -> None:
-        if not isinstance(self.max_typo_positions, int) or not 0 <= self.max_typo_positions < 17:
+        if not isinstance(self.max_typo_positions, int) or not 0 <= self.max_typo_positions <= 17:
             raise ConfigError(
-                "LifelongIdsApart.max_typo_positions: expected an integer in 0..16 "
-                f"(got {self.max_typo_positions!r})"
+                "LifelongIdsApart.max_typo_positions: expected an integer in 0..17, the body's "
+                f"length (got {self.max_typo_positions!r})"
             )
         if not self.name:
             object.__setattr__(self, "name", f"{self.kind.lower()}_ids_apart")

@@ -238,7 +238,8 @@ class IdComparison(ComparisonDefaults):
         object.__setattr__(self, "exclusive_kinds", tuple(self.exclusive_kinds))
         if not isinstance(self.max_typo_positions, int) or not 0 <= self.max_typo_positions <= 17:
             raise ConfigError(
-                f"max_typo_positions: expected an integer in 0..17 (got {self.max_typo_positions!r})"
+                f"max_typo_positions: expected an integer in 0..17, the body's length "
+                f"(got {self.max_typo_positions!r})"
             )
         if self.different_same_kind_max_weight > 0:
             raise ConfigError(
@@ -493,22 +494,21 @@ class NameComparison(ComparisonDefaults):
     """Names in Han characters, pinyin and Latin spellings.
 
     Levels, first match wins: ``exact`` (same normalized Han name, so
-    traditional/simplified and variant forms agree; or the same Latin name when
-    a side has no Han name, commas and spacing aside); ``pinyin`` (homophones: same toneless pinyin); ``latin`` (the
-    romanized keys intersect: Han vs Latin, Cantonese or Wade-Giles spellings,
-    either name order); ``swapped`` (surname and given name exchanged, or a
-    Western name's parts in another order); ``fuzzy_high`` (Jaro-Winkler >=
-    ``fuzzy_threshold`` on the pinyin, or on the characters when the surname
-    agrees); ``token`` (minority names: the first ``·``-separated token
-    agrees); ``surname_only``; ``script_mismatch`` (one side only in Latin
-    letters, the other only in Han characters, no reading joining them and no
-    reading of the Latin name carrying the Han surname: a foreigner's passport
-    name beside its Chinese transliteration, 安德烈·波波夫 / POPOV ANDREY, or a
-    Japanese or Korean name, 佐藤直子 / SATO NAOKO, which no romanization rule
-    maps, so the disagreement is weak evidence); ``different``.
-    The exact level's weight is
-    adjusted by the frequency of the name (``张伟`` agreeing says less than
-    ``翟芬竹`` agreeing).
+    traditional/simplified and variant forms agree; or the same Latin name when a
+    side has no Han name, commas and spacing aside); ``pinyin`` (homophones: same
+    toneless pinyin); ``latin`` (the romanized keys intersect: Han vs Latin,
+    Cantonese or Wade-Giles spellings, either name order); ``swapped`` (surname and
+    given name exchanged, or a Western name's parts in another order);
+    ``fuzzy_high`` (Jaro-Winkler >= ``fuzzy_threshold`` on the pinyin, or on the
+    characters when the surname agrees); ``token`` (minority names: the first
+    ``·``-separated token agrees); ``surname_only``; ``script_mismatch`` (one side
+    only in Latin letters, the other only in Han characters, no reading joining them
+    and no reading of the Latin name carrying the Han surname: a foreigner's
+    passport name beside its Chinese transliteration, 安德烈·波波夫 / POPOV ANDREY, or a
+    Japanese or Korean name, 佐藤直子 / SATO NAOKO, which no romanization rule maps, so
+    the disagreement is weak evidence); ``different``. The exact level's weight is
+    adjusted by the frequency of the name (``张伟`` agreeing says less than ``翟芬竹``
+    agreeing).
     """
 
     name: str = "name"
