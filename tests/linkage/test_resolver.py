@@ -572,38 +572,23 @@ def test_resolve_runs_on_threads_while_ingest_runs(batch: Batch) -> None:
 def test_many_ingests_compact_their_segments(batch: Batch) -> None:
     from linkage import resolver as module
 
+    def numbered(k: int) -> dict[str, Any]:
+        return person(
+            **{
+                s.SOURCE: "s",
+                s.RECORD_ID: str(k),
+                s.NAME: f"测试{chr(0x4E00 + k)}",
+                s.PHONE: None,
+                s.ID_NUMBER: resident_id(f"110108198102{k:05d}"),
+            }
+        )
+
     r = small_index(batch, [{**person(**{s.RECORD_ID: "seed"}), s.PERSON_ID: "P0"}])
     made = []
     for k in range(module.MAX_SEGMENTS + 3):
-        (d,) = r.ingest(
-            [
-                person(
-                    **{
-                        s.SOURCE: "s",
-                        s.RECORD_ID: str(k),
-                        s.NAME: f"测试{chr(0x4E00 + k)}",
-                        s.PHONE: None,
-                        s.ID_NUMBER: resident_id(f"110108198102{k:05d}"),
-                    }
-                )
-            ],
-            None,
-        )
+        (d,) = r.ingest([numbered(k)], None)
         made.append(d)
     assert len(r._snapshot.segments) <= module.MAX_SEGMENTS + 1
-    found = r.resolve(
-        [
-            person(
-                **{
-                    s.SOURCE: "s",
-                    s.RECORD_ID: str(k),
-                    s.NAME: f"测试{chr(0x4E00 + k)}",
-                    s.PHONE: None,
-                    s.ID_NUMBER: resident_id(f"110108198102{k:05d}"),
-                }
-            )
-            for k in range(len(made))
-        ]
-    )
+    found = r.resolve([numbered(k) for k in range(len(made))])
     assert [x.status for x in found] == ["known"] * len(made)
     assert [x.person_id for x in found] == [d.person_id for d in made]
