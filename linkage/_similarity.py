@@ -7,8 +7,8 @@ for string similarity.  Nothing loops in Python per pair.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Final
+from collections.abc import Callable, Mapping, Sequence
+from typing import Final, Protocol
 
 import numpy as np
 import polars as pl
@@ -85,15 +85,6 @@ def lists_overlap(a: pl.Expr, b: pl.Expr) -> pl.Expr:
 def has_items(a: pl.Expr) -> pl.Expr:
     """True when a list column is non-null and non-empty."""
     return (a.list.len() > 0).fill_null(False)
-
-
-def digit_differences(a: pl.Expr, b: pl.Expr, digits: int) -> pl.Expr:
-    """Number of decimal positions (of ``digits``) in which two non-negative integers differ."""
-    total = pl.lit(0, dtype=pl.Int32)
-    for k in range(digits):
-        p = 10**k
-        total = total + ((a // p) % 10 != (b // p) % 10).cast(pl.Int32)
-    return total
 
 
 def char_matrix(a: pl.Series, b: pl.Series, length: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -236,3 +227,143 @@ def gather_codes(values: pl.Series, codes: np.ndarray) -> pl.Series:
     if (codes < 0).any():
         taken = pl.select(pl.when(pl.Series(codes >= 0)).then(taken)).to_series()
     return taken
+
+
+# ------------------------------------------------------------- conditions
+
+
+class Conditions:
+    """A comparison's named expressions over a pair frame, built once and reused for every batch.
+
+    ``flags`` are booleans (a null counts as False); ``values`` are any
+    expression whose values a comparison hands to NumPy or RapidFuzz (the
+    pinyin of each side for Jaro-Winkler, an ID's body).  A comparison asks
+    for them by name through a :class:`PairView`, which decides how they are
+    evaluated: only on the pairs asked for (:class:`StagedView`, for large
+    batches) or all in one pass over every pair (:class:`EvaluatedView`, for
+    the few pairs of a service call, where each polars query's fixed cost is
+    what counts).  Either way the expressions and the level logic are the same.
+    """
+
+    __slots__ = ("exprs", "flag_names", "roots")
+
+    def __init__(
+        self, flags: Mapping[str, pl.Expr], values: Mapping[str, pl.Expr] | None = None
+    ) -> None:
+        values = dict(values or {})
+        clash = set(flags) & set(values)
+        if clash:
+            raise ValueError(f"conditions: names used for both a flag and a value: {sorted(clash)}")
+        self.exprs: dict[str, pl.Expr] = {n: e.fill_null(False) for n, e in flags.items()}
+        self.exprs.update(values)
+        self.flag_names = frozenset(flags)
+        self.roots = {n: tuple(dict.fromkeys(e.meta.root_names())) for n, e in self.exprs.items()}
+
+
+class PairView(Protocol):
+    """Conditions of one comparison, evaluated on a batch of pairs where a comparison asks."""
+
+    @property
+    def height(self) -> int: ...
+
+    def flags(
+        self, mask: np.ndarray | None, *names: str
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """The positions where ``mask`` holds (all when None) and each flag there."""
+        ...
+
+    def values(
+        self, mask: np.ndarray | None, *names: str
+    ) -> tuple[np.ndarray, dict[str, pl.Series]]:
+        """The positions where ``mask`` holds (all when None) and each value there."""
+        ...
+
+
+def _positions(mask: np.ndarray | None, height: int) -> np.ndarray:
+    return np.arange(height) if mask is None else np.flatnonzero(mask)
+
+
+class StagedView:
+    """Evaluate conditions only on the pairs asked for, gathering just the columns they read.
+
+    Comparisons decide the cheap levels on every pair with one pass, then the
+    costly conditions (list intersections, string building) only on the pairs
+    still undecided: polars would evaluate every branch of a when/then chain on
+    every row.
+    """
+
+    __slots__ = ("_conditions", "_frame")
+
+    def __init__(self, frame: pl.DataFrame, conditions: Conditions) -> None:
+        self._frame = frame
+        self._conditions = conditions
+
+    @property
+    def height(self) -> int:
+        return self._frame.height
+
+    def _select(self, mask: np.ndarray | None, names: Sequence[str]) -> tuple[np.ndarray, pl.DataFrame]:
+        idx = _positions(mask, self._frame.height)
+        exprs = self._conditions.exprs
+        if idx.size == self._frame.height:
+            return idx, self._frame.select([exprs[n].alias(n) for n in names])
+        if idx.size == 0:
+            return idx, pl.DataFrame()
+        columns = dict.fromkeys(c for n in names for c in self._conditions.roots[n])
+        narrow = pl.DataFrame([self._frame.get_column(c) for c in columns])  # no query
+        part = narrow.filter(pl.Series(mask, dtype=pl.Boolean))
+        return idx, part.select([exprs[n].alias(n) for n in names])
+
+    def flags(
+        self, mask: np.ndarray | None, *names: str
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        idx, out = self._select(mask, names)
+        if idx.size == 0:
+            return idx, {n: np.zeros(0, dtype=bool) for n in names}
+        return idx, {n: out.get_column(n).to_numpy() for n in names}
+
+    def values(
+        self, mask: np.ndarray | None, *names: str
+    ) -> tuple[np.ndarray, dict[str, pl.Series]]:
+        idx, out = self._select(mask, names)
+        if idx.size == 0:
+            return idx, {n: pl.Series(n, []) for n in names}
+        return idx, {n: out.get_column(n) for n in names}
+
+
+class EvaluatedView:
+    """Conditions already evaluated on every pair (one query for all comparisons); gathers."""
+
+    __slots__ = ("_cache", "_done", "_prefix")
+
+    def __init__(self, done: pl.DataFrame, prefix: str = "") -> None:
+        self._done = done
+        self._prefix = prefix
+        self._cache: dict[str, np.ndarray] = {}
+
+    @property
+    def height(self) -> int:
+        return self._done.height
+
+    def flags(
+        self, mask: np.ndarray | None, *names: str
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        idx = _positions(mask, self._done.height)
+        out = {}
+        for n in names:
+            column = self._cache.get(n)
+            if column is None:
+                column = self._cache[n] = self._done.get_column(self._prefix + n).to_numpy()
+            out[n] = column if mask is None else column[idx]
+        return idx, out
+
+    def values(
+        self, mask: np.ndarray | None, *names: str
+    ) -> tuple[np.ndarray, dict[str, pl.Series]]:
+        idx = _positions(mask, self._done.height)
+        take = None if mask is None else pl.Series(idx, dtype=pl.UInt32)
+        out = {}
+        for n in names:
+            column = self._done.get_column(self._prefix + n).alias(n)
+            out[n] = column if take is None else column.gather(take)
+        return idx, out

@@ -19,6 +19,7 @@ DobComparison(name='dob', column='dob')
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -28,9 +29,11 @@ import numpy as np
 import polars as pl
 
 from linkage._similarity import (
+    Conditions,
+    EvaluatedView,
+    PairView,
+    StagedView,
     both_equal,
-    digit_differences,
-    flags,
     has_items,
     jaro_winkler,
     left,
@@ -39,7 +42,6 @@ from linkage._similarity import (
     pair_frame,
     positions_differing,
     right,
-    rows,
 )
 from normalizers import schema as s
 from normalizers.errors import ConfigError, SchemaError
@@ -104,6 +106,9 @@ class Comparison(Protocol):
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
 
 
+Side = Any  # linkage._similarity.left or .right: column name -> that side's expression
+
+
 def _check_name(name: object) -> None:
     if not isinstance(name, str) or not _NAME_RE.match(name):
         raise ConfigError(
@@ -144,10 +149,6 @@ def _from_dict(cls: type, data: Mapping[str, Any]) -> Any:
         raise ConfigError(f"comparison {cls.__name__}: {exc}") from None
 
 
-def _finish(frame: pl.DataFrame, expr: pl.Expr, name: str) -> pl.Series:
-    return frame.select(expr.alias(s.GAMMA_PREFIX + name)).to_series()
-
-
 class ComparisonDefaults:
     """What most comparisons share: no term frequencies, no weight bounds, no identity or
     veto levels, and their dataclass fields as their definition.  A comparison inherits
@@ -183,11 +184,48 @@ class ComparisonDefaults:
         return _from_dict(cls, data)
 
 
+
+class ConditionComparison(ComparisonDefaults):
+    """A comparison whose levels are decided from named conditions (:class:`Conditions`).
+
+    Subclasses build their expressions once (``_build_conditions``) and decide the
+    levels from them through a :class:`PairView` (``decide``).  ``compute`` then
+    evaluates them staged, on the pairs each step needs; and
+    :func:`comparison_vectors` evaluates the conditions of all such comparisons in
+    one query when a batch is small (a service call's few pairs).  Same
+    expressions, same level logic, either way.
+    """
+
+    __slots__ = ()
+
+    def conditions(self) -> Conditions:
+        """The comparison's named expressions, built once per distinct comparison."""
+        return _built_conditions(self)
+
+    def _build_conditions(self) -> Conditions:
+        raise NotImplementedError
+
+    def decide(self, view: PairView) -> np.ndarray:
+        """One level per pair (Int8 codes), asking ``view`` for the conditions it needs."""
+        raise NotImplementedError
+
+    def compute(self, left_records: pl.DataFrame, right_records: pl.DataFrame) -> pl.Series:
+        frame = pair_frame(left_records, right_records, self.columns)  # type: ignore[attr-defined]
+        level = self.decide(StagedView(frame, self.conditions()))
+        return pl.Series(s.GAMMA_PREFIX + self.name, level, dtype=pl.Int8)  # type: ignore[attr-defined]
+
+
+@functools.cache
+def _built_conditions(comparison: Any) -> Conditions:
+    # comparisons are frozen dataclasses: equal ones share their expressions
+    return comparison._build_conditions()
+
+
 # --------------------------------------------------------------- identity
 
 
 @dataclass(frozen=True, slots=True)
-class IdComparison(ComparisonDefaults):
+class IdComparison(ConditionComparison):
     """Identity documents: the strongest evidence both ways.
 
     Levels: ``exact`` (same ID_KEY); ``exact_conflicting`` (same ID_KEY, but on a
@@ -276,10 +314,8 @@ class IdComparison(ComparisonDefaults):
     def identity_levels(self) -> tuple[str, ...]:
         return ("exact", "repair", "mask_compatible")
 
-    def compute(self, left_records: pl.DataFrame, right_records: pl.DataFrame) -> pl.Series:
-        frame = pair_frame(left_records, right_records, self.columns)
-
-        def info(side: Any) -> pl.Expr:
+    def _build_conditions(self) -> Conditions:
+        def info(side: Side) -> pl.Expr:
             return (
                 side(s.ID_KEY).is_not_null()
                 | side(s.ID_NORM).is_not_null()
@@ -287,16 +323,16 @@ class IdComparison(ComparisonDefaults):
                 | has_items(side(s.ID_REPAIRS))
             )
 
-        def conflicting(side: Any) -> pl.Expr:
+        def conflicting(side: Side) -> pl.Expr:
             # the record's own birth date is a generation from its ID's: a guardian's number
             return side(s.ID_KEY).is_not_null() & side(s.ID_OWN).is_null()
 
-        def truncated(side: Any) -> pl.Expr:
+        def truncated(side: Side) -> pl.Expr:
             # a valid number ending in 000 may be a spreadsheet's truncation that passes the check
             number = side(s.ID_NORM)
             return (number.str.len_chars() == self._PATTERN_LENGTH) & number.str.ends_with("000")
 
-        def pattern(side: Any) -> pl.Expr:
+        def pattern(side: Side) -> pl.Expr:
             number = side(s.ID_NORM)
             full = (
                 pl.when(truncated(side))
@@ -306,66 +342,79 @@ class IdComparison(ComparisonDefaults):
             )
             return pl.coalesce(side(s.ID_MASK_PATTERN), full)
 
-        def written(side: Any) -> pl.Expr:
+        def written(side: Side) -> pl.Expr:
             # the number as written when unmasked, valid or not (a checksum failure has no ID_NORM)
             return pl.when(side(s.ID_MASK_PATTERN).is_null()).then(
                 pl.coalesce(side(s.ID_NORM), side(s.ID_CLEAN))
             )
 
-        f = flags(
-            frame,
-            null=~(info(left) & info(right)),
-            exact=both_equal(s.ID_KEY),
-            conflicting=conflicting(left) | conflicting(right),
-            repairs=has_items(left(s.ID_REPAIRS)) | has_items(right(s.ID_REPAIRS)),
-            masked=(
-                left(s.ID_MASK_PATTERN).is_not_null()
-                | right(s.ID_MASK_PATTERN).is_not_null()
-                | truncated(left)
-                | truncated(right)
-            ),
-            # numbers (valid or not) of a kind a person holds only one of
-            same_kind=(
-                written(left).is_not_null()
-                & written(right).is_not_null()
-                & (left(s.ID_KIND) == right(s.ID_KIND))
-                & left(s.ID_KIND).is_in(list(self.exclusive_kinds))
-            ),
-            # another kind of document, or another generation of one (a 2017 and a 2023
-            # permanent-residence ID: the same holder has both).  A 15-digit resident ID
-            # is not another generation: its 18-digit upgrade (ID_KEY) is compared.
-            other_kind=(
-                (left(s.ID_KIND) != right(s.ID_KIND))
-                | (
-                    (left(s.ID_KIND) == self._GENERATIONS_KIND)
-                    & (written(left).str.len_chars() != written(right).str.len_chars())
-                )
-            ).fill_null(False),
-        )
-        at = {label: i for i, label in enumerate(self.levels)}
-        level = np.full(frame.height, -1, dtype=np.int8)  # -1: not decided yet
-        level[f["exact"]] = at["exact"]
-        level[f["exact"] & f["conflicting"]] = at["exact_conflicting"]
-        level[f["null"]] = 0
+        def body(side: Side) -> pl.Expr:
+            # ID_KEY is "KIND:number"; a 15-digit number's key holds its upgrade
+            number = pl.coalesce(side(s.ID_KEY).str.replace(r"^[^:]*:", ""), written(side))
+            return number.str.slice(0, 17)
 
-        idx, sub = rows(frame, (level < 0) & f["repairs"], (s.ID_REPAIRS, s.ID_NORM))
-        if idx.size:
-            repaired = flags(
-                sub,
-                repair=(
+        return Conditions(
+            flags={
+                "null": ~(info(left) & info(right)),
+                "exact": both_equal(s.ID_KEY),
+                "conflicting": conflicting(left) | conflicting(right),
+                "repairs": has_items(left(s.ID_REPAIRS)) | has_items(right(s.ID_REPAIRS)),
+                "masked": (
+                    left(s.ID_MASK_PATTERN).is_not_null()
+                    | right(s.ID_MASK_PATTERN).is_not_null()
+                    | truncated(left)
+                    | truncated(right)
+                ),
+                # numbers (valid or not) of a kind a person holds only one of
+                "same_kind": (
+                    written(left).is_not_null()
+                    & written(right).is_not_null()
+                    & (left(s.ID_KIND) == right(s.ID_KIND))
+                    & left(s.ID_KIND).is_in(list(self.exclusive_kinds))
+                ),
+                # another kind of document, or another generation of one (a 2017 and a 2023
+                # permanent-residence ID: the same holder has both).  A 15-digit resident ID
+                # is not another generation: its 18-digit upgrade (ID_KEY) is compared.
+                "other_kind": (
+                    (left(s.ID_KIND) != right(s.ID_KIND))
+                    | (
+                        (left(s.ID_KIND) == self._GENERATIONS_KIND)
+                        & (written(left).str.len_chars() != written(right).str.len_chars())
+                    )
+                ),
+                "repair": (
                     left(s.ID_REPAIRS).list.contains(right(s.ID_NORM))
                     | right(s.ID_REPAIRS).list.contains(left(s.ID_NORM))
                     | lists_overlap(left(s.ID_REPAIRS), right(s.ID_REPAIRS))
                 ),
-            )["repair"]
-            level[idx[repaired]] = at["repair"]
+                "verified": left(s.ID_CHECKED).is_not_null() & right(s.ID_CHECKED).is_not_null(),
+            },
+            values={
+                "pattern_l": pattern(left),
+                "pattern_r": pattern(right),
+                "body_l": body(left),
+                "body_r": body(right),
+            },
+        )
 
-        idx, sub = rows(frame, (level < 0) & f["masked"], (s.ID_MASK_PATTERN, s.ID_NORM))
+    def decide(self, view: PairView) -> np.ndarray:
+        _, f = view.flags(
+            None, "null", "exact", "conflicting", "repairs", "masked", "same_kind", "other_kind"
+        )
+        at = {label: i for i, label in enumerate(self.levels)}
+        level = np.full(view.height, -1, dtype=np.int8)  # -1: not decided yet
+        level[f["exact"]] = at["exact"]
+        level[f["exact"] & f["conflicting"]] = at["exact_conflicting"]
+        level[f["null"]] = 0
+
+        idx, g = view.flags((level < 0) & f["repairs"], "repair")
+        level[idx[g["repair"]]] = at["repair"]
+
+        idx, v = view.values((level < 0) & f["masked"], "pattern_l", "pattern_r")
         if idx.size:
-            patterns = sub.select(pattern(left).alias("a"), pattern(right).alias("b"))
             compatible = mask_compatible(
-                patterns["a"],
-                patterns["b"],
+                v["pattern_l"],
+                v["pattern_r"],
                 length=self._PATTERN_LENGTH,
                 min_visible=self.min_mask_overlap,
             ).to_numpy()
@@ -380,33 +429,17 @@ class IdComparison(ComparisonDefaults):
         apart = (
             (level < 0) & f["same_kind"] & ~f["other_kind"] & ~f["conflicting"] & ~f["masked"]
         )
-        idx, sub = rows(
-            frame, apart, (s.ID_KEY, s.ID_CHECKED, s.ID_NORM, s.ID_CLEAN, s.ID_MASK_PATTERN)
-        )
+        idx, v = view.values(apart, "body_l", "body_r", "verified")
         if idx.size:
-
-            def body(side: Any) -> pl.Expr:
-                # ID_KEY is "KIND:number"; a 15-digit number's key holds its upgrade
-                number = pl.coalesce(side(s.ID_KEY).str.replace(r"^[^:]*:", ""), written(side))
-                return number.str.slice(0, 17)
-
-            bodies = sub.select(body(left).alias("a"), body(right).alias("b"))
-            differing = positions_differing(bodies["a"], bodies["b"])
-            beyond_typo = differing > self.max_typo_positions
-            verified = flags(
-                sub, v=left(s.ID_CHECKED).is_not_null() & right(s.ID_CHECKED).is_not_null()
-            )["v"]
-            level[idx[verified | beyond_typo]] = at["different_same_kind"]
+            beyond_typo = positions_differing(v["body_l"], v["body_r"]) > self.max_typo_positions
+            level[idx[v["verified"].to_numpy() | beyond_typo]] = at["different_same_kind"]
         # A resident ID beside a passport says nothing: people hold several kinds of document.
         level[(level < 0) & f["other_kind"]] = 0
         level[level < 0] = at["different"]
-        return pl.Series(s.GAMMA_PREFIX + self.name, level, dtype=pl.Int8)
+        return level
 
 
 # -------------------------------------------------------------------- name
-
-Side = Any  # linkage._similarity.left or .right: column name -> that side's expression
-
 
 def _has_name(side: Side) -> pl.Expr:
     return (
@@ -490,7 +523,7 @@ def _first_token(side: Side, separator: str) -> pl.Expr:
 
 
 @dataclass(frozen=True, slots=True)
-class NameComparison(ComparisonDefaults):
+class NameComparison(ConditionComparison):
     """Names in Han characters, pinyin and Latin spellings.
 
     Levels, first match wins: ``exact`` (same normalized Han name, so
@@ -584,134 +617,128 @@ class NameComparison(ComparisonDefaults):
         # one inserted); above that threshold only longer names need the character comparison.
         return 4 if self.fuzzy_threshold > 0.912 else 1
 
-    def compute(self, left_records: pl.DataFrame, right_records: pl.DataFrame) -> pl.Series:
-        frame = pair_frame(left_records, right_records, self.columns)
-        at = {label: i for i, label in enumerate(self.levels)}
+    def _build_conditions(self) -> Conditions:
         sep = self._SEPARATOR
-        # One pass of cheap conditions over all pairs; costly ones below on the undecided only.
-        f = flags(
-            frame,
-            null=~(_has_name(left) & _has_name(right)),
-            exact=both_equal(s.NAME_NORM)
-            | (
-                both_equal(s.NAME_LATIN_NORM)
-                & (left(s.NAME_NORM).is_null() | right(s.NAME_NORM).is_null())
-            ),
-            pinyin=both_equal(s.NAME_PINYIN),
-            maybe_latin=_extra_keys(left) | _extra_keys(right),
-            # necessary for a swap and cheap (no new strings): a side ends with the other's surname
-            maybe_swapped=(
-                left(s.NAME_PINYIN).str.ends_with(right(s.NAME_SURNAME_PINYIN))
-                | right(s.NAME_PINYIN).str.ends_with(left(s.NAME_SURNAME_PINYIN))
-                | left(s.NAME_NORM).str.ends_with(right(s.NAME_SURNAME))
-                | right(s.NAME_NORM).str.ends_with(left(s.NAME_SURNAME))
-            ),
-            chars_similar=both_equal(s.NAME_SURNAME)
-            & (
-                pl.max_horizontal(
-                    left(s.NAME_NORM).str.len_chars(), right(s.NAME_NORM).str.len_chars()
-                )
-                >= self._min_chars_for_similarity()
-            ),
-            minority=left(s.NAME_NORM).str.contains(sep, literal=True)
-            | right(s.NAME_NORM).str.contains(sep, literal=True),
-            surname_pinyin=both_equal(s.NAME_SURNAME_PINYIN),
-            # two Latin spellings, one side without a Han name: a comma or the order of the
-            # parts is no difference (DAVIS, EMILY / DAVIS EMILY)
-            western=_western(left) & _western(right),
-            latin_pair=left(s.NAME_LATIN_NORM).is_not_null()
-            & right(s.NAME_LATIN_NORM).is_not_null()
-            & (left(s.NAME_NORM).is_null() | right(s.NAME_NORM).is_null()),
-            # necessary for script_mismatch and cheap; the readings are checked below if need be
-            scripts_differ=(_latin_only(left) & _han_only(right))
-            | (_han_only(left) & _latin_only(right)),
-        )
-        level = np.full(frame.height, -1, dtype=np.int8)  # -1: not decided yet
-        level[f["pinyin"]] = at["pinyin"]
-        level[f["exact"]] = at["exact"]
-        level[f["null"]] = 0
-
-        idx, part = rows(frame, (level == -1) & f["latin_pair"], (s.NAME_LATIN_NORM,))
-        if idx.size:
-            same = flags(
-                part,
-                exact=_latin_tokens(left).list.join(" ") == _latin_tokens(right).list.join(" "),
-                swapped=_latin_tokens(left).list.eval(pl.element().sort()).list.join(" ")
+        return Conditions(
+            flags={
+                # cheap conditions, evaluated on every pair
+                "null": ~(_has_name(left) & _has_name(right)),
+                "exact": both_equal(s.NAME_NORM)
+                | (
+                    both_equal(s.NAME_LATIN_NORM)
+                    & (left(s.NAME_NORM).is_null() | right(s.NAME_NORM).is_null())
+                ),
+                "pinyin": both_equal(s.NAME_PINYIN),
+                "maybe_latin": _extra_keys(left) | _extra_keys(right),
+                # necessary for a swap and cheap (no new strings): a side ends with the other's
+                # surname
+                "maybe_swapped": (
+                    left(s.NAME_PINYIN).str.ends_with(right(s.NAME_SURNAME_PINYIN))
+                    | right(s.NAME_PINYIN).str.ends_with(left(s.NAME_SURNAME_PINYIN))
+                    | left(s.NAME_NORM).str.ends_with(right(s.NAME_SURNAME))
+                    | right(s.NAME_NORM).str.ends_with(left(s.NAME_SURNAME))
+                ),
+                "chars_similar": both_equal(s.NAME_SURNAME)
+                & (
+                    pl.max_horizontal(
+                        left(s.NAME_NORM).str.len_chars(), right(s.NAME_NORM).str.len_chars()
+                    )
+                    >= self._min_chars_for_similarity()
+                ),
+                "minority": left(s.NAME_NORM).str.contains(sep, literal=True)
+                | right(s.NAME_NORM).str.contains(sep, literal=True),
+                "surname_pinyin": both_equal(s.NAME_SURNAME_PINYIN),
+                # two Latin spellings, one side without a Han name: a comma or the order of
+                # the parts is no difference (DAVIS, EMILY / DAVIS EMILY)
+                "western": _western(left) & _western(right),
+                "latin_pair": left(s.NAME_LATIN_NORM).is_not_null()
+                & right(s.NAME_LATIN_NORM).is_not_null()
+                & (left(s.NAME_NORM).is_null() | right(s.NAME_NORM).is_null()),
+                # necessary for script_mismatch and cheap; the readings are checked below
+                "scripts_differ": (_latin_only(left) & _han_only(right))
+                | (_han_only(left) & _latin_only(right)),
+                # costly ones, asked for on the pairs still undecided
+                "latin_exact": _latin_tokens(left).list.join(" ")
+                == _latin_tokens(right).list.join(" "),
+                "latin_swapped": _latin_tokens(left).list.eval(pl.element().sort()).list.join(" ")
                 == _latin_tokens(right).list.eval(pl.element().sort()).list.join(" "),
-            )
-            # parts in another order: only for names with no pinyin reading, whose keys
-            # cannot say it (a pinyin name's keys cover either order at the latin level)
-            level[idx[same["swapped"] & f["western"][idx]]] = at["swapped"]
-            level[idx[same["exact"]]] = at["exact"]
-
-        idx, part = rows(frame, (level == -1) & f["maybe_latin"], (s.NAME_KEYS,))
-        if idx.size:
-            overlap = flags(part, latin=lists_overlap(left(s.NAME_KEYS), right(s.NAME_KEYS)))[
-                "latin"
-            ]
-            level[idx[overlap]] = at["latin"]
-        idx, part = rows(
-            frame,
-            (level == -1) & f["maybe_swapped"],
-            (
-                s.NAME_NORM,
-                s.NAME_SURNAME,
-                s.NAME_GIVEN,
-                s.NAME_PINYIN,
-                s.NAME_SURNAME_PINYIN,
-            ),
-        )
-        if idx.size:
-            swapped = flags(
-                part,
-                swapped=(
+                "latin": lists_overlap(left(s.NAME_KEYS), right(s.NAME_KEYS)),
+                "swapped": (
                     (left(s.NAME_NORM) == _swapped_han(right))
                     | (right(s.NAME_NORM) == _swapped_han(left))
                     | (left(s.NAME_PINYIN) == _swapped_pinyin(right))
                     | (right(s.NAME_PINYIN) == _swapped_pinyin(left))
                 ),
-            )["swapped"]
-            level[idx[swapped]] = at["swapped"]
+                "token": _first_token(left, sep) == _first_token(right, sep),
+                "script_mismatch": _script_mismatch(left, right) | _script_mismatch(right, left),
+            },
+            values={
+                "sound_l": _pinyin_like(left),
+                "sound_r": _pinyin_like(right),
+                "chars_l": left(s.NAME_NORM),
+                "chars_r": right(s.NAME_NORM),
+            },
+        )
+
+    def decide(self, view: PairView) -> np.ndarray:
+        at = {label: i for i, label in enumerate(self.levels)}
+        # One pass of cheap conditions over all pairs; costly ones on the undecided only.
+        _, f = view.flags(
+            None,
+            "null",
+            "exact",
+            "pinyin",
+            "maybe_latin",
+            "maybe_swapped",
+            "chars_similar",
+            "minority",
+            "surname_pinyin",
+            "western",
+            "latin_pair",
+            "scripts_differ",
+        )
+        level = np.full(view.height, -1, dtype=np.int8)  # -1: not decided yet
+        level[f["pinyin"]] = at["pinyin"]
+        level[f["exact"]] = at["exact"]
+        level[f["null"]] = 0
+
+        idx, same = view.flags((level == -1) & f["latin_pair"], "latin_exact", "latin_swapped")
+        # parts in another order: only for names with no pinyin reading, whose keys
+        # cannot say it (a pinyin name's keys cover either order at the latin level)
+        level[idx[same["latin_swapped"] & f["western"][idx]]] = at["swapped"]
+        level[idx[same["latin_exact"]]] = at["exact"]
+
+        idx, g = view.flags((level == -1) & f["maybe_latin"], "latin")
+        level[idx[g["latin"]]] = at["latin"]
+        idx, g = view.flags((level == -1) & f["maybe_swapped"], "swapped")
+        level[idx[g["swapped"]]] = at["swapped"]
 
         # Jaro-Winkler only for the pairs the cheap levels left undecided.
-        idx, part = rows(frame, level == -1, (s.NAME_PINYIN, s.NAME_KEYS))
+        idx, sounds = view.values(level == -1, "sound_l", "sound_r")
         if idx.size:
-            sounds = part.select(_pinyin_like(left).alias("a"), _pinyin_like(right).alias("b"))
-            score = jaro_winkler(sounds["a"], sounds["b"])
-            chars_mask = np.zeros(frame.height, dtype=bool)
+            score = jaro_winkler(sounds["sound_l"], sounds["sound_r"])
+            chars_mask = np.zeros(view.height, dtype=bool)
             chars_mask[idx] = f["chars_similar"][idx]
-            chars_idx, chars = rows(frame, chars_mask, (s.NAME_NORM,))
+            chars_idx, chars = view.values(chars_mask, "chars_l", "chars_r")
             if chars_idx.size:
                 pos = np.searchsorted(idx, chars_idx)
-                pair = chars.select(left(s.NAME_NORM).alias("a"), right(s.NAME_NORM).alias("b"))
-                score[pos] = np.maximum(score[pos], jaro_winkler(pair["a"], pair["b"]))
+                score[pos] = np.maximum(score[pos], jaro_winkler(chars["chars_l"], chars["chars_r"]))
             level[idx[score >= self.fuzzy_threshold]] = at["fuzzy_high"]
 
-        idx, part = rows(frame, (level == -1) & f["minority"], (s.NAME_NORM,))
-        if idx.size:
-            token = flags(part, token=_first_token(left, sep) == _first_token(right, sep))["token"]
-            level[idx[token]] = at["token"]
+        idx, g = view.flags((level == -1) & f["minority"], "token")
+        level[idx[g["token"]]] = at["token"]
         level[(level == -1) & f["surname_pinyin"]] = at["surname_only"]
-        idx, part = rows(
-            frame,
-            (level == -1) & f["scripts_differ"],
-            (s.NAME_NORM, s.NAME_LATIN_NORM, s.NAME_KEYS, s.NAME_SURNAME_PINYIN),
-        )
-        if idx.size:
-            mismatch = flags(
-                part,
-                script_mismatch=_script_mismatch(left, right) | _script_mismatch(right, left),
-            )["script_mismatch"]
-            level[idx[mismatch]] = at["script_mismatch"]
+        idx, g = view.flags((level == -1) & f["scripts_differ"], "script_mismatch")
+        level[idx[g["script_mismatch"]]] = at["script_mismatch"]
         level[level == -1] = at["different"]
-        return pl.Series(s.GAMMA_PREFIX + self.name, level, dtype=pl.Int8)
+        return level
 
 
 # -------------------------------------------------------------- birth date
 
 
 @dataclass(frozen=True, slots=True)
-class DobComparison(ComparisonDefaults):
+class DobComparison(ConditionComparison):
     """Birth dates: ``exact``; ``day_month_swapped``; ``one_digit`` (the YYYYMMDD
     strings differ in exactly one position: a typing slip); ``same_year``; ``different``.
 
@@ -746,23 +773,10 @@ class DobComparison(ComparisonDefaults):
             del out["year_column"]  # model files written before the option stay byte-identical
         return out
 
-    def compute(self, left_records: pl.DataFrame, right_records: pl.DataFrame) -> pl.Series:
-        frame = pair_frame(left_records, right_records, self.columns)
+    def _build_conditions(self) -> Conditions:
         c = self.column
-        f = flags(frame, null=left(c).is_null() | right(c).is_null(), exact=left(c) == right(c))
-        level = np.where(f["null"], 0, np.where(f["exact"], 1, -1)).astype(np.int8)
-        if self.year_column is not None:
-            y = self.year_column
-            years = flags(
-                frame,
-                known=left(y).is_not_null() & right(y).is_not_null(),
-                same=left(y) == right(y),
-            )
-            by_year = f["null"] & years["known"]
-            same_year, different = self.levels.index("same_year"), self.levels.index("different")
-            level[by_year] = np.where(years["same"][by_year], same_year, different)
 
-        def ymd(side: Any) -> pl.Expr:
+        def ymd(side: Side) -> pl.Expr:
             d = side(c)
             return (
                 d.dt.year().cast(pl.Int32) * 10000
@@ -770,37 +784,45 @@ class DobComparison(ComparisonDefaults):
                 + d.dt.day().cast(pl.Int32)
             )
 
-        idx, sub = rows(frame, level < 0, (c,))
-        if idx.size:
-            dates = sub.select(ymd(left).alias("a"), ymd(right).alias("b"))
-            a, b = pl.col("a"), pl.col("b")
-            same_year = (a // 10000) == (b // 10000)
-            rest = (
-                dates.select(
-                    _levels(
-                        pl.lit(False),
-                        [
-                            same_year
-                            & ((a // 100) % 100 == b % 100)
-                            & (a % 100 == (b // 100) % 100),
-                            digit_differences(a, b, 8) == 1,
-                            same_year,
-                        ],
-                    )
-                    + 1
-                )
-                .to_series()
-                .to_numpy()
+        flags = {"null": left(c).is_null() | right(c).is_null(), "exact": left(c) == right(c)}
+        if self.year_column is not None:
+            y = self.year_column
+            flags["years_known"] = left(y).is_not_null() & right(y).is_not_null()
+            flags["same_year"] = left(y) == right(y)
+        return Conditions(flags=flags, values={"ymd_l": ymd(left), "ymd_r": ymd(right)})
+
+    def decide(self, view: PairView) -> np.ndarray:
+        _, f = view.flags(None, "null", "exact")
+        level = np.where(f["null"], 0, np.where(f["exact"], 1, -1)).astype(np.int8)
+        at = {label: i for i, label in enumerate(self.levels)}
+        if self.year_column is not None:
+            _, years = view.flags(None, "years_known", "same_year")
+            by_year = f["null"] & years["years_known"]
+            level[by_year] = np.where(
+                years["same_year"][by_year], at["same_year"], at["different"]
             )
-            level[idx] = rest
-        return pl.Series(s.GAMMA_PREFIX + self.name, level, dtype=pl.Int8)
+        idx, dates = view.values(level < 0, "ymd_l", "ymd_r")
+        if idx.size:
+            # both dates present and different: YYYYMMDD integers, compared in NumPy
+            a = dates["ymd_l"].to_numpy().astype(np.int64)
+            b = dates["ymd_r"].to_numpy().astype(np.int64)
+            same_year = a // 10000 == b // 10000
+            swapped = same_year & ((a // 100) % 100 == b % 100) & (a % 100 == (b // 100) % 100)
+            digits = 10 ** np.arange(8, dtype=np.int64)
+            one_digit = ((a[:, None] // digits) % 10 != (b[:, None] // digits) % 10).sum(axis=1) == 1
+            level[idx] = np.select(
+                [swapped, one_digit, same_year],
+                [at["day_month_swapped"], at["one_digit"], at["same_year"]],
+                at["different"],
+            )
+        return level
 
 
 # ------------------------------------------------------------ exact fields
 
 
 @dataclass(frozen=True, slots=True)
-class ExactComparison(ComparisonDefaults):
+class ExactComparison(ConditionComparison):
     """One column compared for equality: ``null``, ``agree_label``, ``different``.
 
     Used for sex (``SEX_BEST``, label ``equal``) and phone (``PHONE_NORM``, ``exact``).
@@ -830,22 +852,23 @@ class ExactComparison(ComparisonDefaults):
     def columns(self) -> tuple[str, ...]:
         return (self.column,) if self.kind_column is None else (self.column, self.kind_column)
 
-    def compute(self, left_records: pl.DataFrame, right_records: pl.DataFrame) -> pl.Series:
-        frame = pair_frame(left_records, right_records, self.columns)
+    def _build_conditions(self) -> Conditions:
         c = self.column
         null = left(c).is_null() | right(c).is_null()
         if self.kind_column is not None:
             k = self.kind_column
             null = null | ((left(k) != right(k)) & (left(c) != right(c))).fill_null(False)
-        level = _levels(null, [left(c) == right(c)])
-        return _finish(frame, level, self.name)
+        return Conditions(flags={}, values={"level": _levels(null, [left(c) == right(c)])})
+
+    def decide(self, view: PairView) -> np.ndarray:
+        return view.values(None, "level")[1]["level"].to_numpy()
 
 
 # ----------------------------------------------------------------- address
 
 
 @dataclass(frozen=True, slots=True)
-class AddressComparison(ComparisonDefaults):
+class AddressComparison(ConditionComparison):
     """Administrative divisions recognized in the address: county, city, province, different."""
 
     name: str = "address"
@@ -865,10 +888,8 @@ class AddressComparison(ComparisonDefaults):
     def columns(self) -> tuple[str, ...]:
         return (s.ADDRESS_PROVINCE, s.ADDRESS_CITY, s.ADDRESS_COUNTY)
 
-    def compute(self, left_records: pl.DataFrame, right_records: pl.DataFrame) -> pl.Series:
-        frame = pair_frame(left_records, right_records, self.columns)
-
-        def info(side: Any) -> pl.Expr:
+    def _build_conditions(self) -> Conditions:
+        def info(side: Side) -> pl.Expr:
             return (
                 side(s.ADDRESS_PROVINCE).is_not_null()
                 | side(s.ADDRESS_CITY).is_not_null()
@@ -883,7 +904,10 @@ class AddressComparison(ComparisonDefaults):
                 both_equal(s.ADDRESS_PROVINCE),
             ],
         )
-        return _finish(frame, level, self.name)
+        return Conditions(flags={}, values={"level": level})
+
+    def decide(self, view: PairView) -> np.ndarray:
+        return view.values(None, "level")[1]["level"].to_numpy()
 
 
 # ---------------------------------------------------------------- registry
@@ -999,6 +1023,71 @@ def _check_pairs(pairs: pl.DataFrame) -> None:
             raise SchemaError(f"pairs: expected a {c!r} column")
 
 
+ONE_PASS_MAX_PAIRS = 1_000
+"""Batches of at most this many pairs evaluate every condition of every comparison in one query.
+
+A polars query costs a fixed fraction of a millisecond however small its frame,
+and the staged evaluation issues a few per comparison; a service call compares a
+few dozen pairs, where those fixed costs are all that counts.  Above this size
+evaluating the costly conditions on every pair costs more than the queries saved
+(``python -m benchmarks.compare_bench`` measures both sides of it).
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class _OnePass:
+    columns: tuple[str, ...]  # record columns of the condition comparisons
+    exprs: tuple[pl.Expr, ...]  # every condition, named "<k>.<condition>"
+    prefixes: tuple[str | None, ...]  # per comparison: its prefix, or None (computes itself)
+
+
+def _one_pass_plan(comps: tuple[Comparison, ...]) -> _OnePass:
+    try:
+        return _cached_one_pass_plan(comps)
+    except TypeError:  # a custom comparison that is not hashable
+        return _cached_one_pass_plan.__wrapped__(comps)
+
+
+@functools.cache
+def _cached_one_pass_plan(comps: tuple[Comparison, ...]) -> _OnePass:
+    columns: dict[str, None] = {}
+    exprs: list[pl.Expr] = []
+    prefixes: list[str | None] = []
+    for k, comp in enumerate(comps):
+        if not isinstance(comp, ConditionComparison):
+            prefixes.append(None)
+            continue
+        prefix = f"{k}."
+        columns.update(dict.fromkeys(comp.columns))
+        exprs += [e.alias(prefix + n) for n, e in comp.conditions().exprs.items()]
+        prefixes.append(prefix)
+    return _OnePass(tuple(columns), tuple(exprs), tuple(prefixes))
+
+
+def _compare_chunk(
+    comps: tuple[Comparison, ...], left_records: pl.DataFrame, right_records: pl.DataFrame
+) -> list[pl.Series]:
+    plan = _one_pass_plan(comps) if left_records.height <= ONE_PASS_MAX_PAIRS else None
+    done = None
+    if plan is not None and plan.exprs:
+        done = pair_frame(left_records, right_records, plan.columns).select(plan.exprs)
+    out = []
+    for k, comp in enumerate(comps):
+        prefix = None if plan is None else plan.prefixes[k]
+        if done is not None and prefix is not None:
+            level = comp.decide(EvaluatedView(done, prefix))  # type: ignore[attr-defined]
+            gamma = pl.Series(s.GAMMA_PREFIX + comp.name, level, dtype=pl.Int8)
+        else:
+            gamma = comp.compute(left_records, right_records)
+        if len(gamma) != left_records.height:
+            raise SchemaError(
+                f"comparison {comp.name}: returned {len(gamma)} levels "
+                f"for {left_records.height} pairs"
+            )
+        out.append(gamma.cast(pl.Int8))
+    return out
+
+
 def comparison_vectors(
     records: pl.DataFrame,
     pairs: pl.DataFrame,
@@ -1009,7 +1098,8 @@ def comparison_vectors(
     """CandidatePairs + one Int8 ``gamma_<name>`` column per comparison (ComparisonVectors).
 
     Pairs are compared ``chunk_size`` at a time: the gathered record columns
-    take a few hundred bytes per pair, the levels one byte per comparison.
+    take a few hundred bytes per pair, the levels one byte per comparison.  A
+    chunk of at most :data:`ONE_PASS_MAX_PAIRS` pairs is compared in one pass.
     """
     if not isinstance(chunk_size, int) or chunk_size < 1:
         raise ConfigError(f"chunk_size: expected a positive integer (got {chunk_size!r})")
@@ -1023,14 +1113,8 @@ def comparison_vectors(
     for start in range(0, max(pairs.height, 1), chunk_size):
         left_records = sub[left_pos.slice(start, chunk_size)]
         right_records = sub[right_pos.slice(start, chunk_size)]
-        for k, comp in enumerate(comps):
-            gamma = comp.compute(left_records, right_records)
-            if len(gamma) != left_records.height:
-                raise SchemaError(
-                    f"comparison {comp.name}: returned {len(gamma)} levels "
-                    f"for {left_records.height} pairs"
-                )
-            parts[k].append(gamma.cast(pl.Int8))
+        for k, gamma in enumerate(_compare_chunk(comps, left_records, right_records)):
+            parts[k].append(gamma)
     return pairs.with_columns(
         pl.concat(part).alias(s.GAMMA_PREFIX + comp.name)
         for comp, part in zip(comps, parts, strict=True)

@@ -691,6 +691,12 @@ def test_levels_on_normalized_records() -> None:
         "exact",
     ]
     assert labels("dob")[:4] == ["exact", "exact", "exact", "null"]
+    # these few pairs were compared in one pass: the staged evaluation agrees
+    columns = list(dict.fromkeys(c for comp in comps.values() for c in comp.columns))
+    left_records, right_records = cmp.gather_pairs(frame, pairs, columns)
+    for name, comp in comps.items():
+        staged = comp.compute(left_records, right_records)
+        assert staged.to_list() == vectors[s.GAMMA_PREFIX + name].to_list(), name
 
 
 # ------------------------------------------------- vectorized == scalar reference
@@ -891,3 +897,52 @@ def test_mask_compatible_and_positions_differing_agree_with_the_definition(
         assert got == expected, (x, y)
         same_length = x is not None and y is not None and len(x) == len(y)
         assert diff == (sum(c != d for c, d in zip(x, y)) if same_length else -1), (x, y)
+
+
+# ------------------------------------------------- one pass == staged evaluation
+
+
+def test_one_pass_equals_staged_on_generated_records() -> None:
+    """Small batches evaluate all conditions in one query; the levels are the staged ones.
+
+    Blocked pairs of generated records (every planted hard case and error
+    kind) plus random pairs, compared both ways, in chunks around the one-pass
+    limit.
+    """
+    from benchmarks.datagen import generate
+    from blocking import generate_pairs
+    from normalizers.frame import normalize_frame
+
+    records, _ = generate(1_500, seed=7)
+    frame = normalize_frame(records)
+    blocked = generate_pairs(frame).pairs.select(s.ROW_L, s.ROW_R)
+    rng = np.random.default_rng(7)
+    random_pairs = pl.DataFrame(
+        {
+            s.ROW_L: rng.integers(0, frame.height, 1_000).astype(np.uint32),
+            s.ROW_R: rng.integers(0, frame.height, 1_000).astype(np.uint32),
+        }
+    ).cast(blocked.schema)
+    pairs = pl.concat([blocked, random_pairs]).sample(fraction=1.0, seed=7)
+    assert pairs.height > 3 * cmp.ONE_PASS_MAX_PAIRS
+    comps = default_comparisons()
+    columns = list(dict.fromkeys(c for comp in comps for c in comp.columns))
+    seen_levels: dict[str, set[int]] = {comp.name: set() for comp in comps}
+    for start in range(0, pairs.height, cmp.ONE_PASS_MAX_PAIRS):
+        chunk = pairs.slice(start, cmp.ONE_PASS_MAX_PAIRS)
+        left_records, right_records = cmp.gather_pairs(frame, chunk, columns)
+        one_pass = cmp._compare_chunk(comps, left_records, right_records)
+        for comp, gamma in zip(comps, one_pass, strict=True):
+            staged = comp.compute(left_records, right_records)
+            assert gamma.to_list() == staged.to_list(), comp.name
+            seen_levels[comp.name].update(gamma.unique().to_list())
+    # the data reaches the costly levels, so the staged steps were exercised
+    name_levels = NameComparison.levels
+    for label in ("latin", "fuzzy_high", "surname_only", "different"):
+        assert name_levels.index(label) in seen_levels["name"], label
+    id_levels = IdComparison.levels
+    for label in ("repair", "mask_compatible", "different_same_kind"):
+        assert id_levels.index(label) in seen_levels["id"], label
+    dob_levels = DobComparison.levels
+    for label in ("day_month_swapped", "same_year"):
+        assert dob_levels.index(label) in seen_levels["dob"], label
