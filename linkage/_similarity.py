@@ -87,7 +87,50 @@ def has_items(a: pl.Expr) -> pl.Expr:
     return (a.list.len() > 0).fill_null(False)
 
 
-def char_matrix(a: pl.Series, b: pl.Series, length: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _ascii_lengths(a: pl.Series, b: pl.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Each side's length where the string is ASCII, else -1 (null too): one query for both."""
+
+    def length(column: str) -> pl.Expr:
+        c = pl.col(column)
+        return pl.when(c.str.len_bytes() == c.str.len_chars()).then(c.str.len_bytes()).fill_null(-1)
+
+    both = pl.DataFrame([a.alias("a"), b.alias("b")]).select(
+        length("a").cast(pl.Int64), length("b").cast(pl.Int64)
+    )
+    return both.get_column("a").to_numpy(), both.get_column("b").to_numpy()
+
+
+def take(column: pl.Series, idx: np.ndarray) -> pl.Series:
+    """``column`` at positions ``idx``.  Indexing with a Series is a direct gather; ``gather``
+    builds a polars query (~0.1 ms, which a service call pays per column)."""
+    return column[pl.Series(idx, dtype=pl.UInt32)]
+
+
+def present(a: pl.Series, b: pl.Series) -> np.ndarray:
+    """Rows where both string columns have a value.
+
+    A few rows are checked in NumPy (microseconds), many with polars: an
+    ``is_not_null`` query has a fixed cost of ~0.1 ms, NumPy's object
+    comparison a cost per row.
+    """
+    if a.null_count() == 0 and b.null_count() == 0:
+        return np.ones(len(a), dtype=bool)
+    if len(a) <= _NUMPY_MAX_ROWS and a.dtype == pl.String and b.dtype == pl.String:
+        return np.not_equal(a.to_numpy(), None) & np.not_equal(b.to_numpy(), None)
+    return (a.is_not_null() & b.is_not_null()).to_numpy()
+
+
+_NUMPY_MAX_ROWS: Final = 4_096
+
+
+def _matrix(x: pl.Series, idx: np.ndarray, length: int) -> np.ndarray:
+    text = "".join(take(x, idx).to_list()).encode("ascii")
+    return np.frombuffer(text, dtype=np.uint8).reshape(idx.size, length)
+
+
+def char_matrix(
+    a: pl.Series, b: pl.Series, length: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Both columns as ``(k, length)`` byte matrices, for the k rows where both are ASCII strings
     of exactly ``length`` characters; and those rows' positions.
 
@@ -95,20 +138,12 @@ def char_matrix(a: pl.Series, b: pl.Series, length: int) -> tuple[np.ndarray, np
     a polars expression per position costs a fixed ~1 ms per call, which the
     service pays on every request.
     """
-    def fits(x: pl.Series) -> pl.Series:
-        return (x.str.len_bytes() == length) & (x.str.len_chars() == length)
-
-    idx = np.flatnonzero((fits(a) & fits(b)).fill_null(False).to_numpy())
+    len_a, len_b = _ascii_lengths(a, b)
+    idx = np.flatnonzero((len_a == length) & (len_b == length))
     if idx.size == 0:
         empty = np.empty((0, length), dtype=np.uint8)
         return empty, empty, idx
-    take = pl.Series(idx, dtype=pl.UInt32)
-
-    def matrix(x: pl.Series) -> np.ndarray:
-        text = "".join(x.gather(take).to_list()).encode("ascii")
-        return np.frombuffer(text, dtype=np.uint8).reshape(idx.size, length)
-
-    return matrix(a), matrix(b), idx
+    return _matrix(a, idx, length), _matrix(b, idx, length), idx
 
 
 def mask_compatible(a: pl.Series, b: pl.Series, *, length: int, min_visible: int) -> pl.Series:
@@ -132,12 +167,11 @@ def positions_differing(a: pl.Series, b: pl.Series) -> np.ndarray:
     """Element-wise: in how many positions two strings of equal length differ (-1: lengths differ,
     a side is null, or not ASCII)."""
     out = np.full(len(a), -1, dtype=np.int64)
-    lengths = a.str.len_bytes()
-    for length in lengths.drop_nulls().unique().to_list():
-        rows = np.flatnonzero((lengths == length).fill_null(False).to_numpy())
-        take = pl.Series(rows, dtype=pl.UInt32)
-        left_chars, right_chars, idx = char_matrix(a.gather(take), b.gather(take), int(length))
-        out[rows[idx]] = (left_chars != right_chars).sum(axis=1)
+    len_a, len_b = _ascii_lengths(a, b)
+    comparable = (len_a >= 0) & (len_a == len_b)
+    for length in np.unique(len_a[comparable]).tolist():
+        rows = np.flatnonzero(comparable & (len_a == length))
+        out[rows] = (_matrix(a, rows, length) != _matrix(b, rows, length)).sum(axis=1)
     return out
 
 
@@ -162,14 +196,12 @@ def jaro_winkler(a: pl.Series, b: pl.Series) -> np.ndarray:
     out = np.zeros(n, dtype=np.float64)
     if n == 0:
         return out
-    present = (a.is_not_null() & b.is_not_null()).to_numpy()
-    idx = np.flatnonzero(present)
+    idx = np.flatnonzero(present(a, b))
     if idx.size == 0:
         return out
-    take = pl.Series(idx, dtype=pl.UInt32)
     scores = process.cpdist(
-        a.gather(take).to_list(),
-        b.gather(take).to_list(),
+        take(a, idx).to_list(),
+        take(b, idx).to_list(),
         scorer=JaroWinkler.normalized_similarity,
         dtype=np.float64,
         workers=_workers(idx.size),
@@ -187,13 +219,12 @@ def similarity(a: pl.Series, b: pl.Series, scorer: Callable[..., float]) -> np.n
     out = np.zeros(n, dtype=np.float64)
     if n == 0:
         return out
-    idx = np.flatnonzero((a.is_not_null() & b.is_not_null()).to_numpy())
+    idx = np.flatnonzero(present(a, b))
     if idx.size == 0:
         return out
-    take = pl.Series(idx, dtype=pl.UInt32)
     out[idx] = process.cpdist(
-        a.gather(take).to_list(),
-        b.gather(take).to_list(),
+        take(a, idx).to_list(),
+        take(b, idx).to_list(),
         scorer=scorer,
         dtype=np.float64,
         workers=_workers(idx.size),
@@ -245,11 +276,17 @@ class Conditions:
     what counts).  Either way the expressions and the level logic are the same.
     """
 
-    __slots__ = ("exprs", "flag_names", "roots")
+    __slots__ = ("exprs", "flag_names", "gates", "roots")
 
     def __init__(
-        self, flags: Mapping[str, pl.Expr], values: Mapping[str, pl.Expr] | None = None
+        self,
+        flags: Mapping[str, pl.Expr],
+        values: Mapping[str, pl.Expr] | None = None,
+        *,
+        gates: Mapping[str, str] | None = None,
     ) -> None:
+        """``gates`` maps a costly condition to a cheap flag that holds wherever the comparison
+        asks for it: a one-pass evaluation skips the condition when its gate holds nowhere."""
         values = dict(values or {})
         clash = set(flags) & set(values)
         if clash:
@@ -257,6 +294,10 @@ class Conditions:
         self.exprs: dict[str, pl.Expr] = {n: e.fill_null(False) for n, e in flags.items()}
         self.exprs.update(values)
         self.flag_names = frozenset(flags)
+        self.gates = dict(gates or {})
+        for name, gate in self.gates.items():
+            if name not in self.exprs or gate not in self.flag_names or gate in self.gates:
+                raise ValueError(f"conditions: gate {gate!r} of {name!r} is not an ungated flag")
         self.roots = {n: tuple(dict.fromkeys(e.meta.root_names())) for n, e in self.exprs.items()}
 
 
@@ -302,7 +343,9 @@ class StagedView:
     def height(self) -> int:
         return self._frame.height
 
-    def _select(self, mask: np.ndarray | None, names: Sequence[str]) -> tuple[np.ndarray, pl.DataFrame]:
+    def _select(
+        self, mask: np.ndarray | None, names: Sequence[str]
+    ) -> tuple[np.ndarray, pl.DataFrame]:
         idx = _positions(mask, self._frame.height)
         exprs = self._conditions.exprs
         if idx.size == self._frame.height:
@@ -311,7 +354,7 @@ class StagedView:
             return idx, pl.DataFrame()
         columns = dict.fromkeys(c for n in names for c in self._conditions.roots[n])
         narrow = pl.DataFrame([self._frame.get_column(c) for c in columns])  # no query
-        part = narrow.filter(pl.Series(mask, dtype=pl.Boolean))
+        part = narrow[pl.Series(idx, dtype=pl.UInt32)]  # a direct gather: filter is a query
         return idx, part.select([exprs[n].alias(n) for n in names])
 
     def flags(
@@ -332,7 +375,11 @@ class StagedView:
 
 
 class EvaluatedView:
-    """Conditions already evaluated on every pair (one query for all comparisons); gathers."""
+    """Conditions already evaluated on every pair (one query for all comparisons); gathers.
+
+    A gated condition left out because its gate held on no pair may only be
+    asked for on no pair.
+    """
 
     __slots__ = ("_cache", "_done", "_prefix")
 
@@ -345,25 +392,42 @@ class EvaluatedView:
     def height(self) -> int:
         return self._done.height
 
+    def _column(self, name: str, idx: np.ndarray) -> pl.Series | None:
+        column = self._prefix + name
+        if column in self._done.columns:
+            return self._done.get_column(column)
+        if idx.size:
+            raise RuntimeError(
+                f"condition {name!r} asked for on pairs where its gate does not hold"
+            )
+        return None
+
     def flags(
         self, mask: np.ndarray | None, *names: str
     ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         idx = _positions(mask, self._done.height)
         out = {}
         for n in names:
-            column = self._cache.get(n)
-            if column is None:
-                column = self._cache[n] = self._done.get_column(self._prefix + n).to_numpy()
-            out[n] = column if mask is None else column[idx]
+            values = self._cache.get(n)
+            if values is None:
+                column = self._column(n, idx)
+                if column is None:
+                    out[n] = np.zeros(0, dtype=bool)
+                    continue
+                values = self._cache[n] = column.to_numpy()
+            out[n] = values if mask is None else values[idx]
         return idx, out
 
     def values(
         self, mask: np.ndarray | None, *names: str
     ) -> tuple[np.ndarray, dict[str, pl.Series]]:
         idx = _positions(mask, self._done.height)
-        take = None if mask is None else pl.Series(idx, dtype=pl.UInt32)
+        rows = None if mask is None else pl.Series(idx, dtype=pl.UInt32)
         out = {}
         for n in names:
-            column = self._done.get_column(self._prefix + n).alias(n)
-            out[n] = column if take is None else column.gather(take)
+            column = self._column(n, idx)
+            if column is None:
+                out[n] = pl.Series(n, [])
+                continue
+            out[n] = (column if rows is None else column[rows]).alias(n)
         return idx, out

@@ -184,7 +184,6 @@ class ComparisonDefaults:
         return _from_dict(cls, data)
 
 
-
 class ConditionComparison(ComparisonDefaults):
     """A comparison whose levels are decided from named conditions (:class:`Conditions`).
 
@@ -395,6 +394,14 @@ class IdComparison(ConditionComparison):
                 "body_l": body(left),
                 "body_r": body(right),
             },
+            gates={
+                "repair": "repairs",
+                "pattern_l": "masked",
+                "pattern_r": "masked",
+                "body_l": "same_kind",
+                "body_r": "same_kind",
+                "verified": "same_kind",
+            },
         )
 
     def decide(self, view: PairView) -> np.ndarray:
@@ -426,9 +433,7 @@ class IdComparison(ConditionComparison):
         # (a digit, a transposition) explains, so that no typo in an unverified or
         # checksum-failing number bridges them.  Not when a record contradicts its own
         # number (it may be a guardian's).  The count runs on these pairs only.
-        apart = (
-            (level < 0) & f["same_kind"] & ~f["other_kind"] & ~f["conflicting"] & ~f["masked"]
-        )
+        apart = (level < 0) & f["same_kind"] & ~f["other_kind"] & ~f["conflicting"] & ~f["masked"]
         idx, v = view.values(apart, "body_l", "body_r", "verified")
         if idx.size:
             beyond_typo = positions_differing(v["body_l"], v["body_r"]) > self.max_typo_positions
@@ -440,6 +445,7 @@ class IdComparison(ConditionComparison):
 
 
 # -------------------------------------------------------------------- name
+
 
 def _has_name(side: Side) -> pl.Expr:
     return (
@@ -476,9 +482,7 @@ def _script_mismatch(latin_side: Side, han_side: Side) -> pl.Expr:
     syllable (ZHANG WEI beside 张强: a sibling, a twin, a parent), the given names
     disagree, and that stays ``different``.
     """
-    keys = pl.concat_str(
-        [pl.lit("|"), latin_side(s.NAME_KEYS).list.join("|"), pl.lit("|")]
-    )
+    keys = pl.concat_str([pl.lit("|"), latin_side(s.NAME_KEYS).list.join("|"), pl.lit("|")])
     surname = han_side(s.NAME_SURNAME_PINYIN)
     same_family = (
         keys.str.contains(pl.concat_str([pl.lit("|"), surname, pl.lit(" ")]), literal=True)
@@ -489,12 +493,7 @@ def _script_mismatch(latin_side: Side, han_side: Side) -> pl.Expr:
 
 
 def _latin_tokens(side: Side) -> pl.Expr:
-    return (
-        side(s.NAME_LATIN_NORM)
-        .str.replace_all(r"[\s,]+", " ")
-        .str.strip_chars()
-        .str.split(" ")
-    )
+    return side(s.NAME_LATIN_NORM).str.replace_all(r"[\s,]+", " ").str.strip_chars().str.split(" ")
 
 
 def _extra_keys(side: Side) -> pl.Expr:
@@ -678,6 +677,14 @@ class NameComparison(ConditionComparison):
                 "chars_l": left(s.NAME_NORM),
                 "chars_r": right(s.NAME_NORM),
             },
+            gates={
+                "latin_exact": "latin_pair",
+                "latin_swapped": "latin_pair",
+                "latin": "maybe_latin",
+                "swapped": "maybe_swapped",
+                "token": "minority",
+                "script_mismatch": "scripts_differ",
+            },
         )
 
     def decide(self, view: PairView) -> np.ndarray:
@@ -722,7 +729,9 @@ class NameComparison(ConditionComparison):
             chars_idx, chars = view.values(chars_mask, "chars_l", "chars_r")
             if chars_idx.size:
                 pos = np.searchsorted(idx, chars_idx)
-                score[pos] = np.maximum(score[pos], jaro_winkler(chars["chars_l"], chars["chars_r"]))
+                score[pos] = np.maximum(
+                    score[pos], jaro_winkler(chars["chars_l"], chars["chars_r"])
+                )
             level[idx[score >= self.fuzzy_threshold]] = at["fuzzy_high"]
 
         idx, g = view.flags((level == -1) & f["minority"], "token")
@@ -798,9 +807,7 @@ class DobComparison(ConditionComparison):
         if self.year_column is not None:
             _, years = view.flags(None, "years_known", "same_year")
             by_year = f["null"] & years["years_known"]
-            level[by_year] = np.where(
-                years["same_year"][by_year], at["same_year"], at["different"]
-            )
+            level[by_year] = np.where(years["same_year"][by_year], at["same_year"], at["different"])
         idx, dates = view.values(level < 0, "ymd_l", "ymd_r")
         if idx.size:
             # both dates present and different: YYYYMMDD integers, compared in NumPy
@@ -809,7 +816,9 @@ class DobComparison(ConditionComparison):
             same_year = a // 10000 == b // 10000
             swapped = same_year & ((a // 100) % 100 == b % 100) & (a % 100 == (b // 100) % 100)
             digits = 10 ** np.arange(8, dtype=np.int64)
-            one_digit = ((a[:, None] // digits) % 10 != (b[:, None] // digits) % 10).sum(axis=1) == 1
+            one_digit = ((a[:, None] // digits) % 10 != (b[:, None] // digits) % 10).sum(
+                axis=1
+            ) == 1
             level[idx] = np.select(
                 [swapped, one_digit, same_year],
                 [at["day_month_swapped"], at["one_digit"], at["same_year"]],
@@ -1037,7 +1046,8 @@ evaluating the costly conditions on every pair costs more than the queries saved
 @dataclass(frozen=True, slots=True)
 class _OnePass:
     columns: tuple[str, ...]  # record columns of the condition comparisons
-    exprs: tuple[pl.Expr, ...]  # every condition, named "<k>.<condition>"
+    first: tuple[pl.Expr, ...]  # every ungated condition, named "<k>.<condition>"
+    gated: tuple[tuple[str, pl.Expr], ...]  # (its gate's column, a gated condition)
     prefixes: tuple[str | None, ...]  # per comparison: its prefix, or None (computes itself)
 
 
@@ -1051,17 +1061,34 @@ def _one_pass_plan(comps: tuple[Comparison, ...]) -> _OnePass:
 @functools.cache
 def _cached_one_pass_plan(comps: tuple[Comparison, ...]) -> _OnePass:
     columns: dict[str, None] = {}
-    exprs: list[pl.Expr] = []
+    first: list[pl.Expr] = []
+    gated: list[tuple[str, pl.Expr]] = []
     prefixes: list[str | None] = []
     for k, comp in enumerate(comps):
         if not isinstance(comp, ConditionComparison):
             prefixes.append(None)
             continue
         prefix = f"{k}."
+        conditions = comp.conditions()
         columns.update(dict.fromkeys(comp.columns))
-        exprs += [e.alias(prefix + n) for n, e in comp.conditions().exprs.items()]
+        for n, e in conditions.exprs.items():
+            gate = conditions.gates.get(n)
+            if gate is None:
+                first.append(e.alias(prefix + n))
+            else:
+                gated.append((prefix + gate, e.alias(prefix + n)))
         prefixes.append(prefix)
-    return _OnePass(tuple(columns), tuple(exprs), tuple(prefixes))
+    return _OnePass(tuple(columns), tuple(first), tuple(gated), tuple(prefixes))
+
+
+def _evaluate_once(plan: _OnePass, frame: pl.DataFrame) -> pl.DataFrame:
+    """Every ungated condition, then in a second query the gated ones whose gate holds somewhere."""
+    done = frame.select(plan.first)
+    open_gates = {
+        gate for gate in dict.fromkeys(g for g, _ in plan.gated) if done.get_column(gate).any()
+    }
+    wanted = [e for gate, e in plan.gated if gate in open_gates]
+    return done.hstack(frame.select(wanted)) if wanted else done
 
 
 def _compare_chunk(
@@ -1069,8 +1096,8 @@ def _compare_chunk(
 ) -> list[pl.Series]:
     plan = _one_pass_plan(comps) if left_records.height <= ONE_PASS_MAX_PAIRS else None
     done = None
-    if plan is not None and plan.exprs:
-        done = pair_frame(left_records, right_records, plan.columns).select(plan.exprs)
+    if plan is not None and plan.first:
+        done = _evaluate_once(plan, pair_frame(left_records, right_records, plan.columns))
     out = []
     for k, comp in enumerate(comps):
         prefix = None if plan is None else plan.prefixes[k]
