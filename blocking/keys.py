@@ -37,6 +37,7 @@ _ID_LENGTH = 18
 _HEAD = _TAIL = 4
 _INPUTS = (s.ID_KIND, s.ID_NORM, s.ID_KEY, s.ID_MASK_PATTERN, s.ID_REPAIRS)
 _ID_KEYS: Final = (s.KEY_ID_CANDIDATES, s.KEY_ID_MASK)
+_FEW_ROWS: Final = 1_000
 DERIVED_KEYS: Final[tuple[str, ...]] = (*_ID_KEYS, *LATIN_KEYS)
 """Every key column :func:`add_blocking_keys` can add."""
 
@@ -67,10 +68,14 @@ def _id_keys(records: pl.DataFrame) -> list[pl.Expr]:
         raise SchemaError(f"add_blocking_keys: column {missing[0]!r} missing from the records")
     # The ID normalizer offers repairs only for IDs without a key, so the two
     # sources never need concatenating (list concatenation is slow in polars);
-    # frames built otherwise take the general path.
-    both = records.select(
-        (_text(s.ID_KEY).is_not_null() & (_repairs().list.len() > 0)).any()
-    ).item()
+    # frames built otherwise take the general path, and so do a few rows (a
+    # service call's), where checking costs a query and concatenating nothing.
+    both = (
+        records.height <= _FEW_ROWS
+        or records.select(
+            (_text(s.ID_KEY).is_not_null() & (_repairs().list.len() > 0)).any()
+        ).item()
+    )
     return [
         _id_candidates(general=bool(both)).alias(s.KEY_ID_CANDIDATES),
         _id_mask_key().alias(s.KEY_ID_MASK),

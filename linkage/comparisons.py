@@ -1022,8 +1022,9 @@ def _record_columns(records: pl.DataFrame, columns: Sequence[str]) -> pl.DataFra
     if missing:
         raise SchemaError(f"records: missing columns {missing} needed by the comparisons")
     # One contiguous chunk per column: gathers from a chunked frame (as hstack and
-    # parquet produce) are several times slower, lists especially.
-    return records.select(list(columns)).rechunk()
+    # parquet produce) are several times slower, lists especially.  Built from the
+    # columns, not with select: a query's fixed cost is what a service call pays.
+    return pl.DataFrame([records.get_column(c) for c in columns]).rechunk()
 
 
 def _check_pairs(pairs: pl.DataFrame) -> None:
@@ -1142,10 +1143,12 @@ def comparison_vectors(
         right_records = sub[right_pos.slice(start, chunk_size)]
         for k, gamma in enumerate(_compare_chunk(comps, left_records, right_records)):
             parts[k].append(gamma)
-    return pairs.with_columns(
-        pl.concat(part).alias(s.GAMMA_PREFIX + comp.name)
+    gammas = [
+        (part[0] if len(part) == 1 else pl.concat(part)).alias(s.GAMMA_PREFIX + comp.name)
         for comp, part in zip(comps, parts, strict=True)
-    )
+    ]
+    stale = [g.name for g in gammas if g.name in pairs.columns]
+    return (pairs.drop(stale) if stale else pairs).hstack(gammas)
 
 
 def gamma_columns(comparisons: Iterable[Comparison]) -> list[str]:

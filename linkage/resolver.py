@@ -110,7 +110,13 @@ INGEST_REASON: Final = "service ingest"
 _RAW_FIELDS: Final = tuple(c for c in s.RAW_COLUMNS if c not in s.KEY_COLUMNS)
 _ID_INPUTS: Final = (s.ID_KIND, s.ID_NORM, s.ID_KEY, s.ID_MASK_PATTERN, s.ID_REPAIRS)
 _CONSTRAINT_COLUMNS: Final = (
-    s.ID_KIND, s.ID_CHECKED, s.ID_OWN, s.ID_CLEAN, s.ID_REASON, s.ID_MASK_PATTERN, s.BIRTH_DATE_NORM
+    s.ID_KIND,
+    s.ID_CHECKED,
+    s.ID_OWN,
+    s.ID_CLEAN,
+    s.ID_REASON,
+    s.ID_MASK_PATTERN,
+    s.BIRTH_DATE_NORM,
 )
 """The columns the clustering constraints read (default_constraints)."""
 
@@ -953,7 +959,7 @@ class Resolver:
         base = codes < self._n_base
         out: list[str] = [""] * codes.size
         if base.any():
-            found = self._base_persons.gather(pl.Series(codes[base], dtype=pl.UInt32)).to_list()
+            found = self._base_persons[pl.Series(codes[base], dtype=pl.UInt32)].to_list()
             for i, pid in zip(np.flatnonzero(base).tolist(), found, strict=True):
                 out[i] = pid
         for i in np.flatnonzero(~base).tolist():
@@ -1609,5 +1615,3 @@ def _persons_of(segments: Sequence[_Segment], rows: np.ndarray) -> np.ndarray:
         if inside.any():
             out[inside] = seg.persons[rows[inside] - seg.offset]
     return out
-
-
