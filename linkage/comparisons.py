@@ -1033,14 +1033,17 @@ def _check_pairs(pairs: pl.DataFrame) -> None:
             raise SchemaError(f"pairs: expected a {c!r} column")
 
 
-ONE_PASS_MAX_PAIRS = 1_000
-"""Batches of at most this many pairs evaluate every condition of every comparison in one query.
+ONE_PASS_PAIRS = range(64, 3_001)
+"""Batches of this many pairs evaluate every condition of every comparison in one query
+(two, with the gated ones).
 
 A polars query costs a fixed fraction of a millisecond however small its frame,
-and the staged evaluation issues a few per comparison; a service call compares a
-few dozen pairs, where those fixed costs are all that counts.  Above this size
-evaluating the costly conditions on every pair costs more than the queries saved
-(``python -m benchmarks.compare_bench`` measures both sides of it).
+and the staged evaluation issues a few per comparison.  Measured on the
+service's candidate pairs (``benchmarks/service_bench.py``'s store): a batch of
+32 records (~1,000 pairs) resolves in ~31 ms one-pass against ~36 ms staged;
+one record (a few dozen pairs) in ~18 ms against ~16 ms, since few pairs leave
+the cheap levels undecided; above a few thousand pairs, evaluating the costly
+conditions on every pair costs more than the queries saved.
 """
 
 
@@ -1093,9 +1096,13 @@ def _evaluate_once(plan: _OnePass, frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def _compare_chunk(
-    comps: tuple[Comparison, ...], left_records: pl.DataFrame, right_records: pl.DataFrame
+    comps: tuple[Comparison, ...],
+    left_records: pl.DataFrame,
+    right_records: pl.DataFrame,
+    *,
+    one_pass: bool,
 ) -> list[pl.Series]:
-    plan = _one_pass_plan(comps) if left_records.height <= ONE_PASS_MAX_PAIRS else None
+    plan = _one_pass_plan(comps) if one_pass else None
     done = None
     if plan is not None and plan.first:
         done = _evaluate_once(plan, pair_frame(left_records, right_records, plan.columns))
@@ -1127,7 +1134,7 @@ def comparison_vectors(
 
     Pairs are compared ``chunk_size`` at a time: the gathered record columns
     take a few hundred bytes per pair, the levels one byte per comparison.  A
-    chunk of at most :data:`ONE_PASS_MAX_PAIRS` pairs is compared in one pass.
+    chunk of :data:`ONE_PASS_PAIRS` pairs is compared in one pass.
     """
     if not isinstance(chunk_size, int) or chunk_size < 1:
         raise ConfigError(f"chunk_size: expected a positive integer (got {chunk_size!r})")
@@ -1141,7 +1148,10 @@ def comparison_vectors(
     for start in range(0, max(pairs.height, 1), chunk_size):
         left_records = sub[left_pos.slice(start, chunk_size)]
         right_records = sub[right_pos.slice(start, chunk_size)]
-        for k, gamma in enumerate(_compare_chunk(comps, left_records, right_records)):
+        one_pass = left_records.height in ONE_PASS_PAIRS
+        for k, gamma in enumerate(
+            _compare_chunk(comps, left_records, right_records, one_pass=one_pass)
+        ):
             parts[k].append(gamma)
     gammas = [
         (part[0] if len(part) == 1 else pl.concat(part)).alias(s.GAMMA_PREFIX + comp.name)
