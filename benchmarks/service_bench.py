@@ -97,7 +97,8 @@ def create_key(store_url: str) -> str:
     from linkage.store import IdentityStore
 
     with IdentityStore.open(store_url) as store:
-        return make(store, f"bench-{os.getpid()}-{time.time_ns()}", ["query", "ingest"])
+        # steward: the bench reads /metrics (resolver batch sizes) between scenarios
+        return make(store, f"bench-{os.getpid()}-{time.time_ns()}", ["query", "ingest", "steward"])
 
 
 def free_port() -> int:
@@ -136,6 +137,29 @@ def server_rss_mib(pid: int) -> float:
     import psutil
 
     return psutil.Process(pid).memory_info().rss / 2**20
+
+
+def server_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of the server process so far (all its threads)."""
+    import psutil
+
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
+
+
+def resolver_calls(url: str, key: str) -> tuple[float, float]:
+    """(records, resolver calls) so far, from the service's micro-batching histogram."""
+    import httpx
+
+    text = httpx.get(f"{url}/metrics", headers={"Authorization": f"Bearer {key}"}, timeout=10).text
+    values = {}
+    for line in text.splitlines():
+        if line.startswith(("linkage_resolve_batch_size_sum", "linkage_resolve_batch_size_count")):
+            name, value = line.split()
+            values[name] = float(value)
+    return values.get("linkage_resolve_batch_size_sum", 0.0), values.get(
+        "linkage_resolve_batch_size_count", 0.0
+    )
 
 
 # ----------------------------------------------------------------- driver
@@ -233,7 +257,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--work", type=Path, default=None, help="keeps the store between runs")
     parser.add_argument("--seconds", type=float, default=15.0, help="per scenario and level")
     parser.add_argument("--requests", type=int, default=20_000, help="per scenario and level")
-    parser.add_argument("--concurrency", default="1,16", help="comma-separated client counts")
+    parser.add_argument("--concurrency", default="1,16,64", help="comma-separated client counts")
     parser.add_argument("--scenarios", default=",".join(sc.name for sc in SCENARIOS))
     args = parser.parse_args(argv)
     levels = [int(x) for x in args.concurrency.split(",")]
@@ -260,18 +284,29 @@ def main(argv: list[str] | None = None) -> None:
                 "stored": _rows(pl.read_parquet(work / "stored.parquet").sample(n=20_000, seed=3, with_replacement=True)),
                 "held_out": _rows(pl.read_parquet(work / "held_out.parquet")),
             }
+            # server cores: the server's CPU seconds per second of the scenario (its Python
+            # holds one core at most, less what polars runs outside the GIL); batch: records
+            # per resolver call after the service's micro-batching
             print(f"{'scenario':<14} {'clients':>7} {'requests':>8} {'req/s':>8} {'rec/s':>8} "
-                  f"{'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}  statuses")
+                  f"{'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'cores':>6} {'batch':>6}  statuses")
             for scenario in chosen:
                 for level in levels:
                     if scenario.pool == "held_out" and scenario.name == "ingest" and level > 1:
                         continue  # ingests are serialized by the service: one client says it all
+                    cpu_before, wall_before = server_cpu_seconds(server.pid), time.perf_counter()
+                    records_before, calls_before = resolver_calls(url, key)
                     r = drive(url, key, scenario, pools[scenario.pool], level, args.seconds,
                               args.requests)
+                    cores = (server_cpu_seconds(server.pid) - cpu_before) / (
+                        time.perf_counter() - wall_before
+                    )
+                    records_after, calls_after = resolver_calls(url, key)
+                    calls = calls_after - calls_before
+                    batch = f"{(records_after - records_before) / calls:>6.1f}" if calls else f"{'-':>6}"
                     rate = r["requests"] / r["seconds"]
                     print(f"{scenario.name:<14} {level:>7} {r['requests']:>8,} {rate:>8.1f} "
                           f"{rate * scenario.batch:>8.0f} {r['p50']:>8.1f} {r['p95']:>8.1f} "
-                          f"{r['p99']:>8.1f}  {r['statuses']}", flush=True)
+                          f"{r['p99']:>8.1f} {cores:>6.2f} {batch}  {r['statuses']}", flush=True)
             print(f"server RSS at the end {server_rss_mib(server.pid):,.0f} MiB")
         finally:
             server.send_signal(signal.SIGINT)
