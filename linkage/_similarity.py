@@ -69,7 +69,7 @@ def rows(
     narrow = pl.DataFrame([frame.get_column(n) for n in names])  # no query: see pair_frame
     if idx.size == mask.size:
         return idx, narrow
-    return idx, narrow.filter(pl.Series(mask, dtype=pl.Boolean))
+    return idx, narrow[pl.Series(idx, dtype=pl.UInt32)]  # a direct gather: filter is a query
 
 
 def both_equal(column: str) -> pl.Expr:
