@@ -106,6 +106,9 @@ def take(column: pl.Series, idx: np.ndarray) -> pl.Series:
     return column[pl.Series(idx, dtype=pl.UInt32)]
 
 
+_NUMPY_MAX_ROWS: Final = 4_096
+
+
 def present(a: pl.Series, b: pl.Series) -> np.ndarray:
     """Rows where both string columns have a value.
 
@@ -118,9 +121,6 @@ def present(a: pl.Series, b: pl.Series) -> np.ndarray:
     if len(a) <= _NUMPY_MAX_ROWS and a.dtype == pl.String and b.dtype == pl.String:
         return np.not_equal(a.to_numpy(), None) & np.not_equal(b.to_numpy(), None)
     return (a.is_not_null() & b.is_not_null()).to_numpy()
-
-
-_NUMPY_MAX_ROWS: Final = 4_096
 
 
 def _matrix(x: pl.Series, idx: np.ndarray, length: int) -> np.ndarray:
