@@ -133,15 +133,11 @@ _DERIVED_INPUTS: Final = {  # the normalized columns add_blocking_keys builds ea
 }
 _QUERY_SOURCE: Final = "\x00query"  # stands in for a query's missing key while normalizing
 _KEY_SEPARATOR: Final = "\x1f"  # joins a rule's key parts (unit separator: in no normalized value)
-# a record's raw fields, to tell a known record from a corrected one; blank counts as missing
-_RAW_HASH: Final = (
-    pl.struct(
-        [pl.when(pl.col(c).str.strip_chars() != "").then(pl.col(c)).alias(c) for c in _RAW_FIELDS]
-    )
-    .hash()
-    .alias("raw")
+# what polars' strip_chars() strips (Unicode White_Space); Python's str.strip() also strips
+# \x1c-\x1f, so the scalar path names the characters itself
+_WHITE_SPACE: Final = "\t\n\x0b\x0c\r \x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000" + "".join(
+    chr(c) for c in range(0x2000, 0x200B)
 )
-_KEY_HASH: Final = pl.struct(s.SOURCE, s.RECORD_ID).hash().alias("key")
 
 
 # ------------------------------------------------------------------ results
@@ -590,8 +586,10 @@ class Resolver:
         found = self._find_keys(snap.segments, queries, np.flatnonzero(linkable))
         if not found:
             return {}
-        positions = pl.Series(list(found), dtype=pl.UInt32)
-        raw = _raw_hashes(queries.frame[positions])
+        raw_fields = _columns(queries.frame, _RAW_FIELDS)
+        if list(found) != list(range(raw_fields.height)):
+            raw_fields = raw_fields[pl.Series(list(found), dtype=pl.UInt32)]
+        raw = _raw_hashes(raw_fields)
         out: dict[int, int] = {}
         for (q, row), h in zip(found.items(), raw.tolist(), strict=True):
             seg, local = _locate(snap.segments, row)
@@ -623,7 +621,7 @@ class Resolver:
             if not hit.any():
                 continue
             local = seg.key_rows[pos[hit]]
-            stored = seg.frame.select(s.SOURCE, s.RECORD_ID)[pl.Series(local, dtype=pl.UInt32)]
+            stored = _columns(seg.frame, (s.SOURCE, s.RECORD_ID))[pl.Series(local, dtype=pl.UInt32)]
             for q, row, key in zip(
                 positions[hit].tolist(), local.tolist(), stored.iter_rows(), strict=True
             ):
@@ -784,7 +782,7 @@ class Resolver:
             sources=sources,
             record_ids=record_ids,
             reasons=reasons,
-            key_hashes=frame.select(_KEY_HASH).to_series().to_numpy(),
+            key_hashes=_key_hashes(frame),
         )
 
     def _lookup(
@@ -1499,12 +1497,36 @@ def _key_expr(columns: Sequence[str]) -> pl.Expr:
 
 
 def _raw_hashes(frame: pl.DataFrame) -> np.ndarray:
-    return frame.select(_RAW_HASH).to_series().to_numpy()
+    """Per row, a hash of the raw fields besides the key (blank counts as missing): a known
+    record is one whose key is indexed with the same hash.
+
+    A few rows are blanked in Python (a polars query over every field costs ~1 ms per
+    call), many in polars; either way the hash is polars' ``hash_rows`` of the same columns.
+    """
+    if frame.height <= SCALAR_BATCH:
+        columns = [
+            pl.Series(
+                c,
+                [v if v is not None and v.strip(_WHITE_SPACE) else None for v in frame[c].to_list()],
+                dtype=pl.String,
+            )
+            for c in _RAW_FIELDS
+        ]
+    else:
+        columns = frame.select(
+            pl.when(pl.col(c).str.strip_chars() != "").then(pl.col(c)).alias(c) for c in _RAW_FIELDS
+        ).get_columns()
+    return pl.DataFrame(columns).hash_rows().to_numpy()
+
+
+def _key_hashes(frame: pl.DataFrame) -> np.ndarray:
+    """Per row, a hash of (source, record_id); meaningful only where both are present."""
+    return _columns(frame, (s.SOURCE, s.RECORD_ID)).hash_rows().to_numpy()
 
 
 def _record_keys(frame: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Sorted hashes of (source, record_id) of the rows that have both, and those rows."""
-    hashes = frame.select(_KEY_HASH).to_series().to_numpy()
+    hashes = _key_hashes(frame)
     present = (
         frame.select(pl.col(s.SOURCE).is_not_null() & pl.col(s.RECORD_ID).is_not_null())
         .to_series()

@@ -9,13 +9,16 @@ from typing import Any
 
 import polars as pl
 import pytest
+from hypothesis import given as hypothesis_given
+from hypothesis import settings
+from hypothesis import strategies as st
 
 from benchmarks.datagen import generate
 from blocking import add_blocking_keys, block_on
 from linkage.clustering import AMBIGUOUS, DEFAULT_AMBIGUITY_MARGIN
 from linkage.model import FSModel
 from linkage.pipeline import CROSSWALK, MODEL, run_job
-from linkage.resolver import Candidate, Resolver
+from linkage.resolver import _RAW_FIELDS, SCALAR_BATCH, Candidate, Resolver, _raw_hashes
 from linkage.store import IdentityStore, StoreError
 from normalizers import schema as s
 from normalizers.checksums import resident_check_char
@@ -115,6 +118,33 @@ def test_changed_fields_are_not_known(batch: Batch, resolver: Resolver) -> None:
     blank = {k: "" if v is None else v for k, v in row.items()}
     changed = {**row, s.PHONE: "13000000001"}
     assert [r.status for r in resolver.resolve([blank, changed])] == ["known", "match"]
+
+
+_SPACES = "\t\n\x0b\x0c\r \x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000\u200a\u200b\u2028\u202f\u3000"
+
+
+@settings(max_examples=60, deadline=None)
+@hypothesis_given(
+    st.lists(
+        st.lists(
+            st.none() | st.text(alphabet=st.sampled_from(_SPACES + "ab1"), max_size=4),
+            min_size=len(_RAW_FIELDS),
+            max_size=len(_RAW_FIELDS),
+        ),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_raw_hashes_blank_alike_in_python_and_polars(rows: list[list[str | None]]) -> None:
+    # a few rows are blanked in Python, many in polars: blank is what polars strips to ""
+    frame = pl.DataFrame(rows, schema={c: pl.String for c in _RAW_FIELDS}, orient="row")
+    many = pl.concat([frame] * (SCALAR_BATCH // frame.height + 1))
+    assert many.height > SCALAR_BATCH
+    assert _raw_hashes(frame).tolist() == _raw_hashes(many)[: frame.height].tolist()
+    blanked = frame.select(
+        pl.when(pl.col(c).str.strip_chars() != "").then(pl.col(c)).alias(c) for c in _RAW_FIELDS
+    )
+    assert _raw_hashes(frame).tolist() == _raw_hashes(blanked).tolist()
 
 
 def test_frame_and_record_normalization_give_the_same_answers(
