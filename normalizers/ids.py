@@ -231,9 +231,14 @@ def _eighteen(
     number: str, hint: IdKind | None, born: dt.date | None, *, float_mangled: bool
 ) -> IdResult:
     if checksum_ok(number):
-        if hint is IdKind.USCC and uscc_checksum_ok(number):
+        valid = _valid_18(number, kind_of_18(number))
+        # A USCC hint takes a number that both checks pass only when it is no valid personal
+        # ID (birth date, region): in records of persons a mislabelled type field is far
+        # likelier than a credit code shaped like a person's ID.  It also keeps a 15-digit
+        # legacy ID, upgraded whatever the hint, the same person's ID when normalized again.
+        if hint is IdKind.USCC and uscc_checksum_ok(number) and valid.reason is not Reason.OK:
             return _uscc(number)
-        return _valid_18(number, kind_of_18(number))
+        return valid
     # an all-digit USCC carries a real region code where an ID has county digits + century
     if uscc_checksum_ok(number) and region_table().is_known(number[2:8]):
         return _uscc(number)
