@@ -8,7 +8,7 @@ for string similarity.  Nothing loops in Python per pair.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Final, Protocol
+from typing import Any, Final, Protocol
 
 import numpy as np
 import polars as pl
@@ -87,8 +87,48 @@ def has_items(a: pl.Expr) -> pl.Expr:
     return (a.list.len() > 0).fill_null(False)
 
 
+SCALAR_PAIRS: Final = 64
+"""Below this many pairs, conditions with scalar twins are decided pair by pair in Python.
+
+A polars query costs ~0.1 ms plus ~15-30 µs per expression node however small
+its frame; a service call compares a handful of pairs (5 on average on the
+bench's million-record store), which Python decides in microseconds each."""
+
+
+# --- the same on one pair's values (scalar twins, see Conditions.scalar)
+
+POLARS_WHITE_SPACE: Final = "\t\n\x0b\x0c\r \x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000" + "".join(
+    chr(c) for c in range(0x2000, 0x200B)
+)
+"""What polars' ``strip_chars()`` strips and its regex ``\\s`` matches (Unicode White_Space).
+Python's ``str.strip()`` and ``\\s`` also take ``\\x1c``-``\\x1f``: twins name the characters."""
+
+
+def equal(a: Any, b: Any) -> bool:
+    """:func:`both_equal` on one pair."""
+    return a is not None and b is not None and a == b
+
+
+def overlap(a: Sequence[Any] | None, b: Sequence[Any] | None) -> bool:
+    """:func:`lists_overlap` on one pair."""
+    return bool(a) and bool(b) and not set(a).isdisjoint(b)  # type: ignore[arg-type]
+
+
+def ends_with(a: str | None, b: str | None) -> bool:
+    """``a.str.ends_with(b)`` (a null counts as False) on one pair."""
+    return a is not None and b is not None and a.endswith(b)
+
+
 def _ascii_lengths(a: pl.Series, b: pl.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Each side's length where the string is ASCII, else -1 (null too): one query for both."""
+    """Each side's length where the string is ASCII, else -1 (null too): one query for both,
+    or for a few rows none (a query's fixed cost is most of a service call's comparison)."""
+    if len(a) < SCALAR_PAIRS and a.dtype == pl.String and b.dtype == pl.String:
+
+        def ascii_lengths(x: pl.Series) -> np.ndarray:
+            values = x.to_list()
+            return np.array([len(v) if v is not None and v.isascii() else -1 for v in values])
+
+        return ascii_lengths(a).astype(np.int64), ascii_lengths(b).astype(np.int64)
 
     def length(column: str) -> pl.Expr:
         c = pl.col(column)
@@ -276,7 +316,7 @@ class Conditions:
     what counts).  Either way the expressions and the level logic are the same.
     """
 
-    __slots__ = ("exprs", "flag_names", "gates", "roots")
+    __slots__ = ("exprs", "flag_names", "gates", "roots", "scalar")
 
     def __init__(
         self,
@@ -284,9 +324,18 @@ class Conditions:
         values: Mapping[str, pl.Expr] | None = None,
         *,
         gates: Mapping[str, str] | None = None,
+        scalar: Mapping[str, ScalarCondition] | None = None,
     ) -> None:
         """``gates`` maps a costly condition to a cheap flag that holds wherever the comparison
-        asks for it: a one-pass evaluation skips the condition when its gate holds nowhere."""
+        asks for it: a one-pass evaluation skips the condition when its gate holds nowhere.
+
+        ``scalar`` holds, per condition, the same condition on one pair of records
+        (dicts of column values): what a service call's few pairs are decided
+        with (:class:`RowView`).  A flag's twin returns True exactly where the
+        expression is true (a null counts as False); a value's twin returns the
+        expression's value (None for null).  Either all conditions have one or
+        none has; tests hold each twin to its expression.
+        """
         values = dict(values or {})
         clash = set(flags) & set(values)
         if clash:
@@ -299,6 +348,19 @@ class Conditions:
             if name not in self.exprs or gate not in self.flag_names or gate in self.gates:
                 raise ValueError(f"conditions: gate {gate!r} of {name!r} is not an ungated flag")
         self.roots = {n: tuple(dict.fromkeys(e.meta.root_names())) for n, e in self.exprs.items()}
+        self.scalar = dict(scalar) if scalar is not None else None
+        if self.scalar is not None and set(self.scalar) != set(self.exprs):
+            raise ValueError(
+                "conditions: scalar twins must match the expressions one to one "
+                f"(missing {sorted(set(self.exprs) - set(self.scalar))}, "
+                f"extra {sorted(set(self.scalar) - set(self.exprs))})"
+            )
+
+
+Row = Mapping[str, Any]
+"""One record's column values (as ``DataFrame.to_dicts`` gives them)."""
+ScalarCondition = Callable[[Row, Row], Any]
+"""A condition on one pair: (left record, right record) -> flag or value."""
 
 
 class PairView(Protocol):
@@ -372,6 +434,51 @@ class StagedView:
         if idx.size == 0:
             return idx, {n: pl.Series(n, []) for n in names}
         return idx, {n: out.get_column(n) for n in names}
+
+
+class RowView:
+    """Conditions decided pair by pair with their scalar twins (``Conditions.scalar``)."""
+
+    __slots__ = ("_lefts", "_rights", "_scalar")
+
+    def __init__(self, lefts: Sequence[Row], rights: Sequence[Row], conditions: Conditions) -> None:
+        if conditions.scalar is None:
+            raise ValueError("RowView: the conditions have no scalar twins")
+        if len(lefts) != len(rights):
+            raise ValueError("RowView: both sides must have one record per pair")
+        self._lefts = lefts
+        self._rights = rights
+        self._scalar = conditions.scalar
+
+    @property
+    def height(self) -> int:
+        return len(self._lefts)
+
+    def _pairs(self, mask: np.ndarray | None) -> tuple[np.ndarray, list[tuple[Row, Row]]]:
+        idx = _positions(mask, len(self._lefts))
+        return idx, [(self._lefts[i], self._rights[i]) for i in idx.tolist()]
+
+    def flags(
+        self, mask: np.ndarray | None, *names: str
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        idx, pairs = self._pairs(mask)
+        out = {}
+        for n in names:
+            twin = self._scalar[n]
+            out[n] = np.array([bool(twin(a, b)) for a, b in pairs], dtype=bool)
+        return idx, out
+
+    def values(
+        self, mask: np.ndarray | None, *names: str
+    ) -> tuple[np.ndarray, dict[str, pl.Series]]:
+        idx, pairs = self._pairs(mask)
+        out = {}
+        for n in names:
+            twin = self._scalar[n]
+            column = pl.Series(n, [twin(a, b) for a, b in pairs], strict=False)
+            # all null: no type to infer; the values handed on are strings or integers
+            out[n] = column.cast(pl.String) if column.dtype == pl.Null else column
+        return idx, out
 
 
 class EvaluatedView:

@@ -23,22 +23,29 @@ import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol, Self, runtime_checkable
+from typing import Any, ClassVar, Literal, Protocol, Self, runtime_checkable
 
 import numpy as np
 import polars as pl
 
 from linkage._similarity import (
+    POLARS_WHITE_SPACE,
+    SCALAR_PAIRS,
     Conditions,
     EvaluatedView,
     PairView,
+    Row,
+    RowView,
     StagedView,
     both_equal,
+    ends_with,
+    equal,
     has_items,
     jaro_winkler,
     left,
     lists_overlap,
     mask_compatible,
+    overlap,
     pair_frame,
     positions_differing,
     right,
@@ -107,6 +114,7 @@ _NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
 
 
 Side = Any  # linkage._similarity.left or .right: column name -> that side's expression
+_KIND_PREFIX = re.compile(r"^[^:]*:")  # an ID_KEY's "KIND:" (the polars twin's pattern)
 
 
 def _check_name(name: object) -> None:
@@ -349,7 +357,9 @@ class IdComparison(ConditionComparison):
 
         def body(side: Side) -> pl.Expr:
             # ID_KEY is "KIND:number"; a 15-digit number's key holds its upgrade
-            number = pl.coalesce(side(s.ID_KEY).str.replace(r"^[^:]*:", ""), written(side))
+            number = pl.coalesce(
+                side(s.ID_KEY).str.replace(_KIND_PREFIX.pattern, ""), written(side)
+            )
             return number.str.slice(0, 17)
 
         return Conditions(
@@ -402,7 +412,92 @@ class IdComparison(ConditionComparison):
                 "body_r": "same_kind",
                 "verified": "same_kind",
             },
+            scalar=self._scalar_conditions(),
         )
+
+    def _scalar_conditions(self) -> dict[str, Any]:
+        """The conditions above on one pair of records (Conditions.scalar)."""
+        n = self._PATTERN_LENGTH
+        exclusive = frozenset(self.exclusive_kinds)
+        generations = self._GENERATIONS_KIND
+
+        def info(r: Row) -> bool:
+            return (
+                r[s.ID_KEY] is not None
+                or r[s.ID_NORM] is not None
+                or r[s.ID_MASK_PATTERN] is not None
+                or bool(r[s.ID_REPAIRS])
+            )
+
+        def conflicting(r: Row) -> bool:
+            return r[s.ID_KEY] is not None and r[s.ID_OWN] is None
+
+        def truncated(r: Row) -> bool:
+            number = r[s.ID_NORM]
+            return number is not None and len(number) == n and number.endswith("000")
+
+        def pattern(r: Row) -> str | None:
+            number = r[s.ID_NORM]
+            if r[s.ID_MASK_PATTERN] is not None:
+                return r[s.ID_MASK_PATTERN]  # type: ignore[no-any-return]
+            if number is None or len(number) != n:
+                return None
+            return number[: n - 3] + "***" if number.endswith("000") else number  # type: ignore[no-any-return]
+
+        def written(r: Row) -> str | None:
+            if r[s.ID_MASK_PATTERN] is not None:
+                return None
+            return r[s.ID_NORM] if r[s.ID_NORM] is not None else r[s.ID_CLEAN]  # type: ignore[no-any-return]
+
+        def body(r: Row) -> str | None:
+            key = r[s.ID_KEY]
+            number = _KIND_PREFIX.sub("", key, count=1) if key is not None else written(r)
+            return None if number is None else number[:17]
+
+        def lengths_differ(a: str | None, b: str | None) -> bool:
+            return a is not None and b is not None and len(a) != len(b)
+
+        def contains(items: Sequence[str] | None, item: str | None) -> bool:
+            return items is not None and item is not None and item in items
+
+        def same_kind(a: Row, b: Row) -> bool:
+            return (
+                written(a) is not None
+                and written(b) is not None
+                and equal(a[s.ID_KIND], b[s.ID_KIND])
+                and a[s.ID_KIND] in exclusive
+            )
+
+        def other_kind(a: Row, b: Row) -> bool:
+            ka, kb = a[s.ID_KIND], b[s.ID_KIND]
+            return (ka is not None and kb is not None and ka != kb) or (
+                ka == generations and lengths_differ(written(a), written(b))
+            )
+
+        return {
+            "null": lambda a, b: not (info(a) and info(b)),
+            "exact": lambda a, b: equal(a[s.ID_KEY], b[s.ID_KEY]),
+            "conflicting": lambda a, b: conflicting(a) or conflicting(b),
+            "repairs": lambda a, b: bool(a[s.ID_REPAIRS]) or bool(b[s.ID_REPAIRS]),
+            "masked": lambda a, b: (
+                a[s.ID_MASK_PATTERN] is not None
+                or b[s.ID_MASK_PATTERN] is not None
+                or truncated(a)
+                or truncated(b)
+            ),
+            "same_kind": same_kind,
+            "other_kind": other_kind,
+            "repair": lambda a, b: (
+                contains(a[s.ID_REPAIRS], b[s.ID_NORM])
+                or contains(b[s.ID_REPAIRS], a[s.ID_NORM])
+                or overlap(a[s.ID_REPAIRS], b[s.ID_REPAIRS])
+            ),
+            "verified": lambda a, b: a[s.ID_CHECKED] is not None and b[s.ID_CHECKED] is not None,
+            "pattern_l": lambda a, b: pattern(a),
+            "pattern_r": lambda a, b: pattern(b),
+            "body_l": lambda a, b: body(a),
+            "body_r": lambda a, b: body(b),
+        }
 
     def decide(self, view: PairView) -> np.ndarray:
         _, f = view.flags(
@@ -685,7 +780,69 @@ class NameComparison(ConditionComparison):
                 "token": "minority",
                 "script_mismatch": "scripts_differ",
             },
+            scalar=self._scalar_conditions(),
         )
+
+    def _scalar_conditions(self) -> dict[str, Any]:
+        """The conditions above on one pair of records (Conditions.scalar)."""
+        sep = self._SEPARATOR
+        min_chars = self._min_chars_for_similarity()
+        return {
+            "null": lambda a, b: not (_has_name_1(a) and _has_name_1(b)),
+            "exact": lambda a, b: (
+                equal(a[s.NAME_NORM], b[s.NAME_NORM])
+                or (
+                    equal(a[s.NAME_LATIN_NORM], b[s.NAME_LATIN_NORM])
+                    and (a[s.NAME_NORM] is None or b[s.NAME_NORM] is None)
+                )
+            ),
+            "pinyin": lambda a, b: equal(a[s.NAME_PINYIN], b[s.NAME_PINYIN]),
+            "maybe_latin": lambda a, b: _extra_keys_1(a) or _extra_keys_1(b),
+            "maybe_swapped": lambda a, b: (
+                ends_with(a[s.NAME_PINYIN], b[s.NAME_SURNAME_PINYIN])
+                or ends_with(b[s.NAME_PINYIN], a[s.NAME_SURNAME_PINYIN])
+                or ends_with(a[s.NAME_NORM], b[s.NAME_SURNAME])
+                or ends_with(b[s.NAME_NORM], a[s.NAME_SURNAME])
+            ),
+            "chars_similar": lambda a, b: (
+                equal(a[s.NAME_SURNAME], b[s.NAME_SURNAME])
+                and max(
+                    (len(x) for x in (a[s.NAME_NORM], b[s.NAME_NORM]) if x is not None), default=-1
+                )
+                >= min_chars
+            ),
+            "minority": lambda a, b: (
+                (a[s.NAME_NORM] is not None and sep in a[s.NAME_NORM])
+                or (b[s.NAME_NORM] is not None and sep in b[s.NAME_NORM])
+            ),
+            "surname_pinyin": lambda a, b: equal(
+                a[s.NAME_SURNAME_PINYIN], b[s.NAME_SURNAME_PINYIN]
+            ),
+            "western": lambda a, b: _western_1(a) and _western_1(b),
+            "latin_pair": lambda a, b: (
+                a[s.NAME_LATIN_NORM] is not None
+                and b[s.NAME_LATIN_NORM] is not None
+                and (a[s.NAME_NORM] is None or b[s.NAME_NORM] is None)
+            ),
+            "scripts_differ": lambda a, b: (
+                (_latin_only_1(a) and _han_only_1(b)) or (_han_only_1(a) and _latin_only_1(b))
+            ),
+            "latin_exact": lambda a, b: equal(_latin_text_1(a), _latin_text_1(b)),
+            "latin_swapped": lambda a, b: equal(_latin_sorted_1(a), _latin_sorted_1(b)),
+            "latin": lambda a, b: overlap(a[s.NAME_KEYS], b[s.NAME_KEYS]),
+            "swapped": lambda a, b: (
+                equal(a[s.NAME_NORM], _swapped_han_1(b))
+                or equal(b[s.NAME_NORM], _swapped_han_1(a))
+                or equal(a[s.NAME_PINYIN], _swapped_pinyin_1(b))
+                or equal(b[s.NAME_PINYIN], _swapped_pinyin_1(a))
+            ),
+            "token": lambda a, b: equal(_first_token_1(a, sep), _first_token_1(b, sep)),
+            "script_mismatch": lambda a, b: _script_mismatch_1(a, b) or _script_mismatch_1(b, a),
+            "sound_l": lambda a, b: _pinyin_like_1(a),
+            "sound_r": lambda a, b: _pinyin_like_1(b),
+            "chars_l": lambda a, b: a[s.NAME_NORM],
+            "chars_r": lambda a, b: b[s.NAME_NORM],
+        }
 
     def decide(self, view: PairView) -> np.ndarray:
         at = {label: i for i, label in enumerate(self.levels)}
@@ -743,6 +900,79 @@ class NameComparison(ConditionComparison):
         return level
 
 
+# the name helpers above on one record (scalar twins, see Conditions.scalar)
+_LATIN_SEPARATORS = re.compile("[" + re.escape(POLARS_WHITE_SPACE) + ",]+")
+
+
+def _has_name_1(r: Row) -> bool:
+    return r[s.NAME_NORM] is not None or r[s.NAME_LATIN_NORM] is not None or bool(r[s.NAME_KEYS])
+
+
+def _western_1(r: Row) -> bool:
+    return r[s.NAME_NORM] is None and r[s.NAME_LATIN_NORM] is not None and not r[s.NAME_KEYS]
+
+
+def _latin_only_1(r: Row) -> bool:
+    return r[s.NAME_NORM] is None and r[s.NAME_LATIN_NORM] is not None
+
+
+def _han_only_1(r: Row) -> bool:
+    return r[s.NAME_NORM] is not None and r[s.NAME_LATIN_NORM] is None
+
+
+def _script_mismatch_1(latin_side: Row, han_side: Row) -> bool:
+    if not (_latin_only_1(latin_side) and _han_only_1(han_side)):
+        return False
+    if NameComparison._SEPARATOR in han_side[s.NAME_NORM]:
+        return True  # transliterated
+    keys, surname = latin_side[s.NAME_KEYS], han_side[s.NAME_SURNAME_PINYIN]
+    if keys is None or surname is None:
+        return True  # no reading to share a family with
+    joined = "|" + "|".join(keys) + "|"
+    return f"|{surname} " not in joined and f" {surname}|" not in joined
+
+
+def _latin_text_1(r: Row) -> str | None:
+    """The Latin name's tokens joined by one space (``_latin_tokens(...).list.join(" ")``)."""
+    name = r[s.NAME_LATIN_NORM]
+    return None if name is None else _LATIN_SEPARATORS.sub(" ", name).strip(POLARS_WHITE_SPACE)
+
+
+def _latin_sorted_1(r: Row) -> str | None:
+    text = _latin_text_1(r)
+    return None if text is None else " ".join(sorted(text.split(" ")))
+
+
+def _extra_keys_1(r: Row) -> bool:
+    keys = r[s.NAME_KEYS]
+    return keys is not None and len(keys) > (r[s.NAME_PINYIN] is not None)
+
+
+def _swapped_han_1(r: Row) -> str | None:
+    given, surname = r[s.NAME_GIVEN], r[s.NAME_SURNAME]
+    return None if given is None or surname is None else given + surname
+
+
+def _swapped_pinyin_1(r: Row) -> str | None:
+    pinyin, surname = r[s.NAME_PINYIN], r[s.NAME_SURNAME_PINYIN]
+    if pinyin is None or surname is None:
+        return None
+    given = pinyin.removeprefix(surname + " ")
+    return f"{given} {surname}" if given != pinyin else None
+
+
+def _pinyin_like_1(r: Row) -> str | None:
+    if r[s.NAME_PINYIN] is not None:
+        return r[s.NAME_PINYIN]  # type: ignore[no-any-return]
+    keys = r[s.NAME_KEYS]
+    return keys[0] if keys else None
+
+
+def _first_token_1(r: Row, separator: str) -> str | None:
+    name = r[s.NAME_NORM]
+    return None if name is None else name.split(separator)[0]
+
+
 # -------------------------------------------------------------- birth date
 
 
@@ -793,12 +1023,26 @@ class DobComparison(ConditionComparison):
                 + d.dt.day().cast(pl.Int32)
             )
 
+        def ymd_1(r: Row) -> int | None:
+            d = r[c]
+            return None if d is None else d.year * 10000 + d.month * 100 + d.day
+
         flags = {"null": left(c).is_null() | right(c).is_null(), "exact": left(c) == right(c)}
+        scalar: dict[str, Any] = {
+            "null": lambda a, b: a[c] is None or b[c] is None,
+            "exact": lambda a, b: equal(a[c], b[c]),
+            "ymd_l": lambda a, b: ymd_1(a),
+            "ymd_r": lambda a, b: ymd_1(b),
+        }
         if self.year_column is not None:
             y = self.year_column
             flags["years_known"] = left(y).is_not_null() & right(y).is_not_null()
             flags["same_year"] = left(y) == right(y)
-        return Conditions(flags=flags, values={"ymd_l": ymd(left), "ymd_r": ymd(right)})
+            scalar["years_known"] = lambda a, b: a[y] is not None and b[y] is not None
+            scalar["same_year"] = lambda a, b: equal(a[y], b[y])
+        return Conditions(
+            flags=flags, values={"ymd_l": ymd(left), "ymd_r": ymd(right)}, scalar=scalar
+        )
 
     def decide(self, view: PairView) -> np.ndarray:
         _, f = view.flags(None, "null", "exact")
@@ -862,12 +1106,24 @@ class ExactComparison(ConditionComparison):
         return (self.column,) if self.kind_column is None else (self.column, self.kind_column)
 
     def _build_conditions(self) -> Conditions:
-        c = self.column
+        c, k = self.column, self.kind_column
         null = left(c).is_null() | right(c).is_null()
-        if self.kind_column is not None:
-            k = self.kind_column
+        if k is not None:
             null = null | ((left(k) != right(k)) & (left(c) != right(c))).fill_null(False)
-        return Conditions(flags={}, values={"level": _levels(null, [left(c) == right(c)])})
+
+        def level(a: Row, b: Row) -> int:
+            if a[c] is None or b[c] is None:
+                return 0
+            kinds_differ = k is not None and a[k] is not None and b[k] is not None and a[k] != b[k]
+            if kinds_differ and a[c] != b[c]:
+                return 0  # values of different kinds are not compared
+            return 1 if a[c] == b[c] else 2
+
+        return Conditions(
+            flags={},
+            values={"level": _levels(null, [left(c) == right(c)])},
+            scalar={"level": level},
+        )
 
     def decide(self, view: PairView) -> np.ndarray:
         return view.values(None, "level")[1]["level"].to_numpy()
@@ -905,15 +1161,21 @@ class AddressComparison(ConditionComparison):
                 | side(s.ADDRESS_COUNTY).is_not_null()
             )
 
-        level = _levels(
-            ~(info(left) & info(right)),
-            [
-                both_equal(s.ADDRESS_COUNTY),
-                both_equal(s.ADDRESS_CITY),
-                both_equal(s.ADDRESS_PROVINCE),
-            ],
-        )
-        return Conditions(flags={}, values={"level": level})
+        divisions = (s.ADDRESS_COUNTY, s.ADDRESS_CITY, s.ADDRESS_PROVINCE)
+        level = _levels(~(info(left) & info(right)), [both_equal(c) for c in divisions])
+
+        def level_1(a: Row, b: Row) -> int:
+            if not (
+                any(a[c] is not None for c in divisions)
+                and any(b[c] is not None for c in divisions)
+            ):
+                return 0
+            for i, c in enumerate(divisions, start=1):
+                if equal(a[c], b[c]):
+                    return i
+            return len(divisions) + 1
+
+        return Conditions(flags={}, values={"level": level}, scalar={"level": level_1})
 
     def decide(self, view: PairView) -> np.ndarray:
         return view.values(None, "level")[1]["level"].to_numpy()
@@ -1100,16 +1362,32 @@ def _compare_chunk(
     left_records: pl.DataFrame,
     right_records: pl.DataFrame,
     *,
-    one_pass: bool,
+    mode: Literal["staged", "one_pass", "scalar"],
 ) -> list[pl.Series]:
-    plan = _one_pass_plan(comps) if one_pass else None
+    """Each comparison's levels on the pairs (left_records[i], right_records[i]).
+
+    ``mode``: how conditions are evaluated (the levels are the same):
+    ``staged`` (each comparison on the pairs each step needs), ``one_pass``
+    (every comparison's conditions in one query) or ``scalar`` (pair by pair,
+    with the conditions' scalar twins).  Comparisons without conditions, or
+    without twins in scalar mode, compute themselves.
+    """
+    plan = _one_pass_plan(comps) if mode == "one_pass" else None
     done = None
     if plan is not None and plan.first:
         done = _evaluate_once(plan, pair_frame(left_records, right_records, plan.columns))
+    rows: tuple[list[dict[str, Any]], list[dict[str, Any]]] | None = None
+    if mode == "scalar":
+        rows = (left_records.to_dicts(), right_records.to_dicts())
     out = []
     for k, comp in enumerate(comps):
         prefix = None if plan is None else plan.prefixes[k]
-        if done is not None and prefix is not None:
+        twins = isinstance(comp, ConditionComparison) and comp.conditions().scalar is not None
+        if rows is not None and twins:
+            view = RowView(rows[0], rows[1], comp.conditions())  # type: ignore[attr-defined]
+            level = comp.decide(view)  # type: ignore[attr-defined]
+            gamma = pl.Series(s.GAMMA_PREFIX + comp.name, level, dtype=pl.Int8)
+        elif done is not None and prefix is not None:
             level = comp.decide(EvaluatedView(done, prefix))  # type: ignore[attr-defined]
             gamma = pl.Series(s.GAMMA_PREFIX + comp.name, level, dtype=pl.Int8)
         else:
@@ -1134,7 +1412,9 @@ def comparison_vectors(
 
     Pairs are compared ``chunk_size`` at a time: the gathered record columns
     take a few hundred bytes per pair, the levels one byte per comparison.  A
-    chunk of :data:`ONE_PASS_PAIRS` pairs is compared in one pass.
+    chunk of :data:`ONE_PASS_PAIRS` pairs is compared in one pass; one of fewer
+    than :data:`linkage._similarity.SCALAR_PAIRS` pairs (a service call's) pair by
+    pair with the conditions' scalar twins.
     """
     if not isinstance(chunk_size, int) or chunk_size < 1:
         raise ConfigError(f"chunk_size: expected a positive integer (got {chunk_size!r})")
@@ -1148,10 +1428,9 @@ def comparison_vectors(
     for start in range(0, max(pairs.height, 1), chunk_size):
         left_records = sub[left_pos.slice(start, chunk_size)]
         right_records = sub[right_pos.slice(start, chunk_size)]
-        one_pass = left_records.height in ONE_PASS_PAIRS
-        for k, gamma in enumerate(
-            _compare_chunk(comps, left_records, right_records, one_pass=one_pass)
-        ):
+        n = left_records.height
+        mode = "scalar" if n < SCALAR_PAIRS else "one_pass" if n in ONE_PASS_PAIRS else "staged"
+        for k, gamma in enumerate(_compare_chunk(comps, left_records, right_records, mode=mode)):
             parts[k].append(gamma)
     gammas = [
         (part[0] if len(part) == 1 else pl.concat(part)).alias(s.GAMMA_PREFIX + comp.name)

@@ -58,6 +58,7 @@ from blocking.latin_keys import (
     KEY_LATIN_TOKENS,
     LATIN_KEYS,
 )
+from linkage._similarity import POLARS_WHITE_SPACE
 from linkage.clustering import (
     AMBIGUOUS,
     DEFAULT_AMBIGUITY_MARGIN,
@@ -133,11 +134,6 @@ _DERIVED_INPUTS: Final = {  # the normalized columns add_blocking_keys builds ea
 }
 _QUERY_SOURCE: Final = "\x00query"  # stands in for a query's missing key while normalizing
 _KEY_SEPARATOR: Final = "\x1f"  # joins a rule's key parts (unit separator: in no normalized value)
-# what polars' strip_chars() strips (Unicode White_Space); Python's str.strip() also strips
-# \x1c-\x1f, so the scalar path names the characters itself
-_WHITE_SPACE: Final = "\t\n\x0b\x0c\r \x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000" + "".join(
-    chr(c) for c in range(0x2000, 0x200B)
-)
 
 
 # ------------------------------------------------------------------ results
@@ -1507,7 +1503,10 @@ def _raw_hashes(frame: pl.DataFrame) -> np.ndarray:
         columns = [
             pl.Series(
                 c,
-                [v if v is not None and v.strip(_WHITE_SPACE) else None for v in frame[c].to_list()],
+                [
+                    v if v is not None and v.strip(POLARS_WHITE_SPACE) else None
+                    for v in frame[c].to_list()
+                ],
                 dtype=pl.String,
             )
             for c in _RAW_FIELDS

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Any
 
 import numpy as np
@@ -12,7 +13,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from linkage import comparisons as cmp
-from linkage._similarity import mask_compatible, positions_differing
+from linkage._similarity import (
+    SCALAR_PAIRS,
+    RowView,
+    StagedView,
+    mask_compatible,
+    pair_frame,
+    positions_differing,
+)
 from linkage.comparisons import (
     AddressComparison,
     Comparison,
@@ -100,12 +108,17 @@ def resident(number: str, birth: dt.date, sex: str) -> dict[str, Any]:
 
 
 def level(comparison: Comparison, a: dict[str, Any], b: dict[str, Any]) -> str:
-    """The label ``comparison`` gives the pair (a, b); checks symmetry on the way."""
+    """The label ``comparison`` gives the pair (a, b); checks symmetry on the way, and that the
+    scalar twins of its conditions decide the same."""
     frame = records([a, b])
     forward = comparison.compute(frame[[0]], frame[[1]])
     backward = comparison.compute(frame[[1]], frame[[0]])
     assert forward.dtype == pl.Int8 and len(forward) == 1
     assert forward[0] == backward[0], "comparison must be symmetric"
+    if isinstance(comparison, cmp.ConditionComparison):
+        rows = frame.select(comparison.columns).to_dicts()
+        view = RowView([rows[0], rows[1]], [rows[1], rows[0]], comparison.conditions())
+        assert comparison.decide(view).tolist() == [forward[0]] * 2, "scalar twins disagree"
     return comparison.levels[forward[0]]
 
 
@@ -713,9 +726,11 @@ def test_levels_on_normalized_records() -> None:
     # the one-pass evaluation agrees on these hand-made pairs
     columns = list(dict.fromkeys(c for comp in comps.values() for c in comp.columns))
     left_records, right_records = cmp.gather_pairs(frame, pairs, columns)
-    one_pass = cmp._compare_chunk(tuple(comps.values()), left_records, right_records, one_pass=True)
-    for (name, comp), gamma in zip(comps.items(), one_pass, strict=True):
-        assert gamma.to_list() == vectors[s.GAMMA_PREFIX + name].to_list(), name
+    assert pairs.height < SCALAR_PAIRS  # comparison_vectors took the scalar twins
+    for mode in ("one_pass", "staged"):
+        other = cmp._compare_chunk(tuple(comps.values()), left_records, right_records, mode=mode)
+        for (name, comp), gamma in zip(comps.items(), other, strict=True):
+            assert gamma.to_list() == vectors[s.GAMMA_PREFIX + name].to_list(), (mode, name)
 
 
 # ------------------------------------------------- vectorized == scalar reference
@@ -922,13 +937,10 @@ def test_mask_compatible_and_positions_differing_agree_with_the_definition(
 # ------------------------------------------------- one pass == staged evaluation
 
 
-def test_one_pass_equals_staged_on_generated_records() -> None:
-    """Small batches evaluate all conditions in one query; the levels are the staged ones.
-
-    Blocked pairs of generated records (every planted hard case and error
-    kind) plus random pairs, compared both ways, in chunks around the one-pass
-    limit.
-    """
+@functools.cache
+def _generated_pairs() -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Normalized generated records (every planted hard case and error kind), and their
+    blocked pairs plus random pairs, shuffled."""
     from benchmarks.datagen import generate
     from blocking import generate_pairs
     from normalizers.frame import normalize_frame
@@ -943,7 +955,16 @@ def test_one_pass_equals_staged_on_generated_records() -> None:
             s.ROW_R: rng.integers(0, frame.height, 1_000).astype(np.uint32),
         }
     ).cast(blocked.schema)
-    pairs = pl.concat([blocked, random_pairs]).sample(fraction=1.0, seed=7)
+    return frame, pl.concat([blocked, random_pairs]).sample(fraction=1.0, seed=7)
+
+
+def test_one_pass_equals_staged_on_generated_records() -> None:
+    """Small batches evaluate all conditions in one query; the levels are the staged ones.
+
+    Blocked pairs of generated records plus random pairs, compared both ways, in
+    chunks around the one-pass limit.
+    """
+    frame, pairs = _generated_pairs()
     chunk_size = 1_000
     assert pairs.height > 3 * chunk_size
     comps = default_comparisons()
@@ -952,7 +973,7 @@ def test_one_pass_equals_staged_on_generated_records() -> None:
     for start in range(0, pairs.height, chunk_size):
         chunk = pairs.slice(start, chunk_size)
         left_records, right_records = cmp.gather_pairs(frame, chunk, columns)
-        one_pass = cmp._compare_chunk(comps, left_records, right_records, one_pass=True)
+        one_pass = cmp._compare_chunk(comps, left_records, right_records, mode="one_pass")
         for comp, gamma in zip(comps, one_pass, strict=True):
             staged = comp.compute(left_records, right_records)
             assert gamma.to_list() == staged.to_list(), comp.name
@@ -967,3 +988,54 @@ def test_one_pass_equals_staged_on_generated_records() -> None:
     dob_levels = DobComparison.levels
     for label in ("day_month_swapped", "same_year"):
         assert dob_levels.index(label) in seen_levels["dob"], label
+
+
+# ------------------------------------------------ scalar twins == expressions
+
+_TWIN_COMPARISONS = (
+    *default_comparisons(),
+    DobComparison(name="dob_or_year", year_column=s.BIRTH_YEAR),
+    NameComparison(name="name_loose", fuzzy_threshold=0.8),
+)
+
+
+@pytest.mark.parametrize("comparison", _TWIN_COMPARISONS, ids=lambda c: c.name)
+def test_scalar_twins_equal_their_expressions_on_generated_records(
+    comparison: cmp.ConditionComparison,
+) -> None:
+    """A service call's few pairs are decided with each condition's Python twin: on every
+    generated pair, each twin gives its expression's value, and the levels are the staged ones."""
+    frame, pairs = _generated_pairs()
+    conditions = comparison.conditions()
+    assert conditions.scalar is not None
+    left_records, right_records = cmp.gather_pairs(frame, pairs, comparison.columns)
+    evaluated = pair_frame(left_records, right_records, comparison.columns).select(
+        expr.alias(name) for name, expr in conditions.exprs.items()
+    )
+    lefts, rights = left_records.to_dicts(), right_records.to_dicts()
+    for name, twin in conditions.scalar.items():
+        expected = evaluated.get_column(name).to_list()
+        got = [twin(a, b) for a, b in zip(lefts, rights, strict=True)]
+        if name in conditions.flag_names:
+            got = [bool(g) for g in got]
+        wrong = [i for i, (e, g) in enumerate(zip(expected, got, strict=True)) if e != g]
+        assert not wrong, (name, [(lefts[i], rights[i], expected[i], got[i]) for i in wrong[:2]])
+    staged = comparison.decide(
+        StagedView(pair_frame(left_records, right_records, comparison.columns), conditions)
+    )
+    twins = comparison.decide(RowView(lefts, rights, conditions))
+    assert twins.tolist() == staged.tolist()
+    assert len(set(staged.tolist())) >= min(3, len(comparison.levels))  # not a trivial sample
+
+
+def test_a_service_sized_chunk_uses_the_twins() -> None:
+    """comparison_vectors decides fewer than SCALAR_PAIRS pairs with the twins, same levels."""
+    frame, pairs = _generated_pairs()
+    few = pairs.head(SCALAR_PAIRS - 1)
+    comps = default_comparisons()
+    columns = list(dict.fromkeys(c for comp in comps for c in comp.columns))
+    left_records, right_records = cmp.gather_pairs(frame, few, columns)
+    staged = cmp._compare_chunk(comps, left_records, right_records, mode="staged")
+    vectors = comparison_vectors(frame, few, comps)
+    for comp, gamma in zip(comps, staged, strict=True):
+        assert vectors[s.GAMMA_PREFIX + comp.name].to_list() == gamma.to_list(), comp.name
