@@ -39,6 +39,7 @@ import jellyfish
 import polars as pl
 
 from normalizers import schema as s
+from normalizers._vector import POLARS_WHITE_SPACE
 
 # TODO(schema): these belong in normalizers/schema.py beside KEY_ID_CANDIDATES.
 KEY_LATIN_NAME: Final = "key_latin_name"  # sorted name tokens, space separated
@@ -121,6 +122,19 @@ def _code(token: str) -> str | None:
 
 def _fold(text: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
+_LATIN_SEPARATORS_1 = re.compile("[" + re.escape(POLARS_WHITE_SPACE) + ",]+")
+
+
+def latin_name_key_of(name_latin_norm: str | None) -> str | None:
+    """``key_latin_name`` of one record: the scalar twin of the polars key, for a service
+    call's few records (tests hold the two together)."""
+    if name_latin_norm is None:
+        return None
+    text = _LATIN_SEPARATORS_1.sub(" ", name_latin_norm).strip(POLARS_WHITE_SPACE)
+    tokens = sorted(t for t in text.split(" ") if t)
+    return " ".join(tokens) if tokens else None
 
 
 def _token_codes(tokens: pl.Series) -> pl.Series:

@@ -97,12 +97,6 @@ bench's million-record store), which Python decides in microseconds each."""
 
 # --- the same on one pair's values (scalar twins, see Conditions.scalar)
 
-POLARS_WHITE_SPACE: Final = "\t\n\x0b\x0c\r \x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000" + "".join(
-    chr(c) for c in range(0x2000, 0x200B)
-)
-"""What polars' ``strip_chars()`` strips and its regex ``\\s`` matches (Unicode White_Space).
-Python's ``str.strip()`` and ``\\s`` also take ``\\x1c``-``\\x1f``: twins name the characters."""
-
 
 def equal(a: Any, b: Any) -> bool:
     """:func:`both_equal` on one pair."""

@@ -29,7 +29,6 @@ import numpy as np
 import polars as pl
 
 from linkage._similarity import (
-    POLARS_WHITE_SPACE,
     SCALAR_PAIRS,
     Conditions,
     EvaluatedView,
@@ -51,6 +50,7 @@ from linkage._similarity import (
     right,
 )
 from normalizers import schema as s
+from normalizers._vector import POLARS_WHITE_SPACE
 from normalizers.errors import ConfigError, SchemaError
 
 NULL_LEVEL = "null"

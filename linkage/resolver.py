@@ -38,6 +38,7 @@ ingested later do not shift them until the next start.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import logging
 import threading
@@ -50,15 +51,15 @@ import numpy as np
 import polars as pl
 
 from blocking import BlockingRule
-from blocking.keys import DERIVED_KEYS, add_blocking_keys
+from blocking.keys import DERIVED_KEYS, add_blocking_keys, id_keys_of
 from blocking.latin_keys import (
     KEY_ADDRESS_NUMBERS,
     KEY_ADDRESS_WORDS,
     KEY_LATIN_NAME,
     KEY_LATIN_TOKENS,
     LATIN_KEYS,
+    latin_name_key_of,
 )
-from linkage._similarity import POLARS_WHITE_SPACE
 from linkage.clustering import (
     AMBIGUOUS,
     DEFAULT_AMBIGUITY_MARGIN,
@@ -89,6 +90,7 @@ from linkage.model import (
 from linkage.presets import DEFAULT_PRESET, preset_rules, rules_for_config
 from linkage.store import IdentityStore, IngestBatch, StoreError
 from normalizers import schema as s
+from normalizers._vector import POLARS_WHITE_SPACE
 from normalizers.dates import MIN_YEAR
 from normalizers.errors import ConfigError, SchemaError
 from normalizers.frame import normalize_frame, normalize_record
@@ -101,6 +103,9 @@ __all__ = ["Candidate", "IngestDecision", "Resolution", "Resolver"]
 Status = Literal["known", "match", "review", "no_match", "rejected"]
 Action = Literal["exists", "attached", "created", "merged", "rejected"]
 
+SCALAR_KEYS: Final = 32
+"""Query batches up to this size are keyed in Python (Resolver._rule_keys_1); larger ones by
+polars, whose ~2 ms fixed cost then pays off."""
 SCALAR_BATCH: Final = 200
 """Batches up to this size are normalized record by record (normalize_record, ~0.2 ms each);
 larger ones by normalize_frame, whose ~50 ms fixed cost then pays off."""
@@ -108,6 +113,7 @@ MAX_SEGMENTS: Final = 16
 """Ingested segments beyond this are compacted into one (their arrays merged, not recomputed)."""
 INGEST_REASON: Final = "service ingest"
 
+_ID_KEY_COLUMNS: Final = (s.KEY_ID_CANDIDATES, s.KEY_ID_MASK)
 _RAW_FIELDS: Final = tuple(c for c in s.RAW_COLUMNS if c not in s.KEY_COLUMNS)
 _ID_INPUTS: Final = (s.ID_KIND, s.ID_NORM, s.ID_KEY, s.ID_MASK_PATTERN, s.ID_REPAIRS)
 _CONSTRAINT_COLUMNS: Final = (
@@ -367,6 +373,21 @@ class Resolver:
                 *(key.hash().alias(f"h{i}") for key, i in keys),
             ]
             self._key_plans.append((lists, columns, select))
+        # A few query rows are keyed in Python (blocking.keys.id_keys_of and the casts of
+        # _key_expr, twinned) when every stored rule column is text or a date, plain or in
+        # a list, and the derived keys are ID keys or Latin ones (used only when absent).
+        stored_columns = {c for r in self._rules for c in r.columns if c not in DERIVED_KEYS}
+        self._list_columns = frozenset(
+            c for r in self._rules for c in r.columns if isinstance(keyed.schema[c], pl.List)
+        )
+        self._scalar_keys = all(
+            keyed.schema[c] in (pl.String, pl.Date, pl.List(pl.String)) for c in stored_columns
+        ) and all(c in _ID_KEY_COLUMNS or c in LATIN_KEYS for c in self._derived)
+        self._key_inputs = list(
+            dict.fromkeys(
+                [*sorted(stored_columns), *(c for d in self._derived for c in _DERIVED_INPUTS[d])]
+            )
+        )
         base = self._segment(normalized, codes, offset=0, rule_keys=self._rule_keys(keyed))
         del keyed
         del normalized
@@ -470,6 +491,58 @@ class Resolver:
                 valid = frame.get_column(f"v{i}").to_numpy()
                 out[i] = (rows[valid], frame.get_column(f"h{i}").to_numpy()[valid])
         return out
+
+    def _query_rule_keys(
+        self, frame: pl.DataFrame, picked: np.ndarray
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per rule: (query position, key hash) of every key of the query rows ``picked``."""
+        if not picked.size:
+            return [(np.empty(0, np.int64), np.empty(0, np.uint64)) for _ in self._rules]
+        if picked.size < frame.height:
+            frame = frame[pl.Series(picked, dtype=pl.UInt32)]
+        keys = None
+        if self._scalar_keys and frame.height <= SCALAR_KEYS:
+            keys = self._rule_keys_1(_columns(frame, self._key_inputs).to_dicts())
+        if keys is None:
+            keys = self._rule_keys(self._keyed(frame), distinct=False)
+        return [(picked[rows], hashes) for rows, hashes in keys]
+
+    def _rule_keys_1(
+        self, rows: list[dict[str, Any]]
+    ) -> list[tuple[np.ndarray, np.ndarray]] | None:
+        """:meth:`_rule_keys` (``distinct=False``) of a few rows, in Python: the scalar twin.
+
+        None when a row carries what the twin does not build (the Latin token and
+        address keys): the polars path keys those rows.
+        """
+        absent = [c for c in self._derived if c in LATIN_KEYS and c != KEY_LATIN_NAME]
+        if any(row[c] is not None for row in rows for k in absent for c in _DERIVED_INPUTS[k]):
+            return None
+        id_keys = any(c in _ID_KEY_COLUMNS for c in self._derived)
+        latin_name = KEY_LATIN_NAME in self._derived
+        texts: list[str] = []
+        owners: list[tuple[int, int]] = []  # (rule, row) of each key
+        for q, row in enumerate(rows):
+            if id_keys:
+                row.update(id_keys_of(row))
+            if latin_name:
+                row[KEY_LATIN_NAME] = latin_name_key_of(row[s.NAME_LATIN_NORM])
+            for c in absent:
+                row[c] = None
+            for i, rule in enumerate(self._rules):
+                choices = [
+                    (row[c] or (None,)) if c in self._list_columns else (row[c],)
+                    for c in rule.columns
+                ]
+                for parts in itertools.product(*choices):
+                    if any(p is None for p in parts):
+                        continue  # a null part: no key under this rule
+                    texts.append(_KEY_SEPARATOR.join(_as_text(p) for p in parts))
+                    owners.append((i, q))
+        hashes = pl.Series(texts, dtype=pl.String).hash().to_numpy()
+        rule_of = np.array([i for i, _ in owners], dtype=np.int64)
+        row_of = np.array([q for _, q in owners], dtype=np.int64)
+        return [(row_of[rule_of == i], hashes[rule_of == i]) for i in range(len(self._rules))]
 
     def _keyed(self, normalized: pl.DataFrame) -> pl.DataFrame:
         """The rules' derived key columns added and ROW_ID set to positions.
@@ -844,18 +917,7 @@ class Resolver:
         queries before it there.
         """
         if rule_keys is None:
-            picked = np.flatnonzero(linkable)
-            keyed = None
-            if picked.size == queries.frame.height:
-                keyed = self._keyed(queries.frame)
-            elif picked.size:
-                keyed = self._keyed(queries.frame[pl.Series(picked, dtype=pl.UInt32)])
-            rule_keys = []
-            if keyed is not None:
-                for rows, hashes in self._rule_keys(keyed, distinct=False):
-                    rule_keys.append((picked[rows], hashes))
-            else:
-                rule_keys = [(np.empty(0, np.int64), np.empty(0, np.uint64)) for _ in self._rules]
+            rule_keys = self._query_rule_keys(queries.frame, np.flatnonzero(linkable))
         q, rows = self._lookup(segments, rule_keys, extra=extra)
         if before_self is not None:
             own = rows >= before_self
@@ -1481,6 +1543,11 @@ def _conformed(records: pl.DataFrame) -> pl.DataFrame:
         pl.col(c).cast(pl.String) if c in records.columns else pl.lit(None, pl.String).alias(c)
         for c in s.RAW_COLUMNS
     )
+
+
+def _as_text(value: Any) -> str:
+    """A key part as ``cast(pl.String)`` writes it (text or a date: see Resolver._scalar_keys)."""
+    return value if isinstance(value, str) else value.isoformat()  # type: ignore[no-any-return]
 
 
 def _text(value: Any) -> str | None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from functools import cache
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import polars as pl
@@ -25,6 +25,13 @@ import polars as pl
 logger = logging.getLogger(__name__)
 
 Schema = Mapping[str, pl.DataType | type[pl.DataType]]
+
+POLARS_WHITE_SPACE: Final = "\t\n\x0b\x0c\r \x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000" + "".join(
+    chr(c) for c in range(0x2000, 0x200B)
+)
+"""What polars' ``strip_chars()`` strips and its regex ``\\s`` matches (Unicode White_Space).
+Python's ``str.strip()`` and ``\\s`` also take ``\\x1c``-``\\x1f``: a scalar twin of a polars
+expression names the characters."""
 
 
 def collect(frame: pl.LazyFrame) -> pl.DataFrame:
@@ -208,6 +215,7 @@ def map_values(
     null rows get ``fn(None)``.
     """
     nulls = dict(zip(schema, fn(None), strict=True))
+
     def compute(distinct: pl.Series) -> pl.DataFrame:
         return apply_rows(distinct.to_frame(), fn, schema)
 

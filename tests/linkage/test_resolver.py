@@ -18,7 +18,14 @@ from blocking import add_blocking_keys, block_on
 from linkage.clustering import AMBIGUOUS, DEFAULT_AMBIGUITY_MARGIN
 from linkage.model import FSModel
 from linkage.pipeline import CROSSWALK, MODEL, run_job
-from linkage.resolver import _RAW_FIELDS, SCALAR_BATCH, Candidate, Resolver, _raw_hashes
+from linkage.resolver import (
+    _RAW_FIELDS,
+    SCALAR_BATCH,
+    SCALAR_KEYS,
+    Candidate,
+    Resolver,
+    _raw_hashes,
+)
 from linkage.store import IdentityStore, StoreError
 from normalizers import schema as s
 from normalizers.checksums import resident_check_char
@@ -185,6 +192,27 @@ def test_keys_are_the_blocking_rules_keys(batch: Batch, resolver: Resolver) -> N
             assert got == sorted(expected.iter_rows()), rule.name
     keys = resolver._rule_keys(resolver._keyed(normalized))
     assert sum(rows.size for rows, _ in keys) > 2 * normalized.height  # not a vacuous check
+
+
+def test_few_query_rows_are_keyed_alike_in_python(batch: Batch, resolver: Resolver) -> None:
+    # a service call's few rows are keyed by the scalar twins (ID keys, the Latin name key,
+    # the casts of the key parts): the same (row, hash) pairs as the polars path
+    normalized = normalize_frame(batch.records.select(s.RAW_COLUMNS)).drop(s.ROW_ID)
+    normalized = normalized.filter(pl.col(s.RECORD_REASON).is_null())
+    assert resolver._scalar_keys
+    for column in (s.ID_REPAIRS, s.ID_MASK_PATTERN, s.NAME_LATIN_NORM, s.NAME_KEYS):
+        present = normalized.get_column(column)
+        assert (present.list.len() > 0 if present.dtype == pl.List else present.is_not_null()).any()
+    for start in range(0, normalized.height, SCALAR_KEYS):
+        chunk = normalized.slice(start, SCALAR_KEYS)
+        twin = resolver._rule_keys_1(chunk.select(resolver._key_inputs).to_dicts())
+        assert twin is not None
+        polars = resolver._rule_keys(resolver._keyed(chunk), distinct=False)
+        for rule, (rows, hashes), (rows_pl, hashes_pl) in zip(
+            resolver.rules, twin, polars, strict=True
+        ):
+            got = sorted(zip(rows.tolist(), hashes.tolist(), strict=True))
+            assert got == sorted(zip(rows_pl.tolist(), hashes_pl.tolist(), strict=True)), rule.name
 
 
 # ------------------------------------------------------------- resolve
