@@ -26,7 +26,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 import numpy as np
 import polars as pl
@@ -379,6 +379,11 @@ def term_frequencies(records: pl.DataFrame, column: str) -> pl.DataFrame:
     return values.group_by(column).agg((pl.len() / total).cast(pl.Float64).alias(TF_VALUE))
 
 
+_FEW_RECORDS: Final = 256
+"""Term frequencies of pairs among at most this many records (and values) are looked up in
+Python."""
+
+
 def _tf_u(
     records: pl.DataFrame,
     pairs: pl.DataFrame,
@@ -391,14 +396,30 @@ def _tf_u(
         return out
     if column not in records.columns:
         raise SchemaError(f"records: missing column {column!r} needed for term frequencies")
+    left_pos = record_positions(records, pairs[s.ROW_L])
+    right_pos = record_positions(records, pairs[s.ROW_R])
+    if records.height <= _FEW_RECORDS and table.height <= _FEW_RECORDS:
+        # a service call's few records: a dict lookup per pair, not a join (a polars query
+        # costs a fixed fraction of a millisecond); a null value joins nothing either way
+        values = records.get_column(column).to_list()
+        freq_of = dict(
+            zip(
+                table.get_column(column).to_list(),
+                table.get_column(TF_VALUE).to_list(),
+                strict=True,
+            )
+        )
+        for k, (i, j) in enumerate(zip(left_pos.to_list(), right_pos.to_list(), strict=True)):
+            value = values[i]
+            if value is not None and value == values[j] and value in freq_of:
+                out[k] = freq_of[value]
+        return out
     # Per record: an integer code of its value and the value's frequency; pairs then gather
     # numbers only, never strings.
     coded = table.select(pl.col(column), pl.col(TF_VALUE)).with_row_index("__code")
     per_record = (
         records.select(column).join(coded, on=column, how="left", maintain_order="left").rechunk()
     )
-    left_pos = record_positions(records, pairs[s.ROW_L])
-    right_pos = record_positions(records, pairs[s.ROW_R])
     # NumPy from here (a null code is NaN, equal to nothing): a polars query per step costs
     # a fixed ~0.1 ms that the service pays on every call
     codes = per_record.get_column("__code").cast(pl.Float64)

@@ -483,3 +483,36 @@ def test_recordlinkage_compare_feature() -> None:
     ours = comparison_vectors(frame, pairs([0, 0, 1], [1, 2, 2]), comps)
     for c in comps:
         assert features[c.name].tolist() == ours[s.GAMMA_PREFIX + c.name].to_list()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.sampled_from(["张伟", "王芳", "李娜", None]), min_size=1, max_size=12),
+    st.lists(st.tuples(st.integers(0, 11), st.integers(0, 11)), max_size=20),
+    st.sets(st.sampled_from(["张伟", "王芳", "李娜"])),
+)
+def test_term_frequency_lookup_alike_for_few_and_many_records(
+    names: list[str | None], index_pairs: list[tuple[int, int]], known: set[str]
+) -> None:
+    # a service call's few records are looked up in Python, a batch's joined in polars
+    import linkage.model as model_module
+
+    records = pl.DataFrame({s.NAME_NORM: names}, schema={s.NAME_NORM: pl.String}).with_row_index(
+        s.ROW_ID
+    )
+    n = records.height
+    pairs = pl.DataFrame(
+        {s.ROW_L: [a % n for a, _ in index_pairs], s.ROW_R: [b % n for _, b in index_pairs]},
+        schema={s.ROW_L: pl.UInt32, s.ROW_R: pl.UInt32},
+    )
+    table = term_frequencies(records, s.NAME_NORM).filter(pl.col(s.NAME_NORM).is_in(list(known)))
+    few = model_module._tf_u(records, pairs, s.NAME_NORM, table)
+    assert records.height <= model_module._FEW_RECORDS
+    many = pl.concat(
+        [records.drop(s.ROW_ID)] * (model_module._FEW_RECORDS // n + 1)
+    ).with_row_index(s.ROW_ID)
+    joined = model_module._tf_u(many, pairs, s.NAME_NORM, table)
+    assert np.array_equal(few, joined, equal_nan=True)
+    for k, (a, b) in enumerate(zip(pairs[s.ROW_L], pairs[s.ROW_R], strict=True)):
+        shared = names[a] is not None and names[a] == names[b] and names[a] in known
+        assert math.isnan(few[k]) != shared
