@@ -19,6 +19,7 @@ from a CDN.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import threading
 import time
@@ -152,8 +153,15 @@ class _Service:
         self.bulk_pool = ThreadPoolExecutor(1, thread_name_prefix="bulk")
         self.ingest_pool = ThreadPoolExecutor(1, thread_name_prefix="ingest")
         self.started_at = datetime.now(UTC)
+        # What start-up built (the index, the modules) lives as long as the service: out of
+        # the garbage collector's reach, a full collection scans only what requests allocate.
+        # Over the start-up objects one pauses every thread for ~50 ms (1M records indexed),
+        # which showed as the resolve p99 under load.
+        gc.collect()
+        gc.freeze()
 
     def close(self) -> None:
+        gc.unfreeze()  # what a closed service held may be collected again
         for pool in (self.resolve_pool, self.bulk_pool, self.ingest_pool):
             if pool is not None:
                 pool.shutdown(wait=True)
