@@ -23,7 +23,7 @@ import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal, Protocol, Self, runtime_checkable
+from typing import Any, ClassVar, Final, Literal, Protocol, Self, runtime_checkable
 
 import numpy as np
 import polars as pl
@@ -1279,14 +1279,19 @@ def gather_pairs(
     )
 
 
+_FEW_ROWS: Final = 4_096  # record frames this small are not rechunked
+
+
 def _record_columns(records: pl.DataFrame, columns: Sequence[str]) -> pl.DataFrame:
     missing = [c for c in columns if c not in records.columns]
     if missing:
         raise SchemaError(f"records: missing columns {missing} needed by the comparisons")
     # One contiguous chunk per column: gathers from a chunked frame (as hstack and
-    # parquet produce) are several times slower, lists especially.  Built from the
-    # columns, not with select: a query's fixed cost is what a service call pays.
-    return pl.DataFrame([records.get_column(c) for c in columns]).rechunk()
+    # parquet produce) are several times slower, lists especially; a service call's few
+    # rows are not worth the copy.  Built from the columns, not with select: a query's
+    # fixed cost is what a service call pays.
+    sub = pl.DataFrame([records.get_column(c) for c in columns])
+    return sub if sub.height <= _FEW_ROWS else sub.rechunk()
 
 
 def _check_pairs(pairs: pl.DataFrame) -> None:
