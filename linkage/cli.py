@@ -291,8 +291,16 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    resolve_workers: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Resolver replicas in processes of their own (each as much memory as the "
+            "service): resolves go to them first, so a second core serves.",
+        ),
+    ] = 0,
 ) -> None:
-    """Serve the resolve-identity HTTP API over the store (one process; see README "Service")."""
+    """Serve the resolve-identity HTTP API over the store (see README "Service")."""
     console = _console(False)
     try:
         import uvicorn
@@ -316,7 +324,8 @@ def serve(
     console.print(f"serving {_shown(store)} on http://{host}:{port} (OpenAPI at /openapi.json)")
     # no access log: request lines would repeat what the audit table records, and paths name persons
     uvicorn.run(
-        create_app(store, store_schema=store_schema), host=host, port=port, log_level=log_level,
+        create_app(store, store_schema=store_schema, resolve_workers=resolve_workers),
+        host=host, port=port, log_level=log_level,
         access_log=False,
     )
 

@@ -43,7 +43,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
@@ -98,7 +98,7 @@ from normalizers.reasons import Reason
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Candidate", "IngestDecision", "Resolution", "Resolver"]
+__all__ = ["Candidate", "IngestDecision", "IngestDelta", "Resolution", "Resolver"]
 
 Status = Literal["known", "match", "review", "no_match", "rejected"]
 Action = Literal["exists", "attached", "created", "merged", "rejected"]
@@ -239,6 +239,16 @@ class _Snapshot:
     absorbed: Mapping[int, frozenset[int]]  # survivor code -> codes merged into it
     alias_from: np.ndarray  # sorted keys of merged_into, for vectorized re-pointing
     alias_to: np.ndarray
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class IngestDelta:
+    """What one ingest changed in the index (picklable): the persons it created (their IDs,
+    in code order), the merges (merged-away code, survivor code) and its records."""
+
+    new_ids: tuple[str, ...]
+    merges: tuple[tuple[int, int], ...]
+    segment: _Segment
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -394,6 +404,7 @@ class Resolver:
         self._new_ids: list[str] = []  # IDs of persons created by ingest, code n_base + i
         self._new_id_set: set[str] = set()
         self._lock = threading.Lock()
+        self._listeners: list[Callable[[IngestDelta], None]] = []
         self._snapshot = _Snapshot(
             segments=(base,),
             size=base.height,
@@ -1125,7 +1136,14 @@ class Resolver:
             batch = plan.batch()
             if store is not None:
                 store.apply_ingest(batch)
-            self._apply(snap, plan)
+            delta = IngestDelta(
+                tuple(plan.new_ids),
+                tuple(plan.merges),
+                dataclasses.replace(plan.segment, persons=plan.final_codes()),
+            )
+            self._apply(snap, delta)
+            for listener in self._listeners:
+                listener(delta)
             log.info(
                 "ingest: %d new record(s), %d new person(s), %d merge(s)",
                 fresh.size,
@@ -1165,19 +1183,39 @@ class Resolver:
                 out.append(plan.decision(q, source, record_id))
         return out
 
-    def _apply(self, snap: _Snapshot, plan: _Plan) -> None:
-        """Publish a new snapshot with the plan's records, persons and merges."""
-        self._new_ids.extend(plan.new_ids)
-        self._new_id_set.update(plan.new_ids)
+    def add_listener(self, listener: Callable[[IngestDelta], None]) -> None:
+        """Call ``listener`` with each ingest's :class:`IngestDelta`, once it is applied here
+        (inside the ingest, before it returns): how replicas in other processes follow."""
+        self._listeners.append(listener)
+
+    def apply_delta(self, delta: IngestDelta) -> None:
+        """Apply another resolver's ingest (a replica's side of :meth:`add_listener`).
+
+        The two must have been built from the same store state and have applied
+        the same deltas in order: the delta's records start at this index's size.
+        """
+        with self._lock:
+            snap = self._snapshot
+            if delta.segment.offset != snap.size:
+                raise ConfigError(
+                    f"delta: its records start at row {delta.segment.offset}, "
+                    f"this index holds {snap.size}: replicas diverged"
+                )
+            self._apply(snap, delta)
+
+    def _apply(self, snap: _Snapshot, delta: IngestDelta) -> None:
+        """Publish a new snapshot with the delta's records, persons and merges."""
+        self._new_ids.extend(delta.new_ids)
+        self._new_id_set.update(delta.new_ids)
         merged_into = dict(snap.merged_into)
         absorbed = {k: set(v) for k, v in snap.absorbed.items()}
-        for gone, survivor in plan.merges:
+        for gone, survivor in delta.merges:
             for k, v in merged_into.items():
                 if v == gone:
                     merged_into[k] = survivor
             merged_into[gone] = survivor
             absorbed.setdefault(survivor, set()).update({gone, *absorbed.pop(gone, set())})
-        segment = dataclasses.replace(plan.segment, persons=plan.final_codes())
+        segment = delta.segment
         segments = (*snap.segments, segment)
         if len(segments) - 1 > MAX_SEGMENTS:
             segments = (segments[0], _merge_segments(segments[1:], self._rules))
@@ -1185,7 +1223,7 @@ class Resolver:
         self._snapshot = _Snapshot(
             segments=segments,
             size=snap.size + segment.height,
-            person_codes=snap.person_codes + len(plan.new_ids),
+            person_codes=snap.person_codes + len(delta.new_ids),
             merged_into=merged_into,
             absorbed={k: frozenset(v) for k, v in absorbed.items()},
             alias_from=alias_from,

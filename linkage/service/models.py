@@ -228,6 +228,7 @@ class Health(BaseModel):
     records: int
     persons: int
     started_at: datetime
+    replicas: int = Field(description="Resolver replica processes serving (serve --resolve-workers).")
 
 
 class FieldError(BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from linkage.model import FSModel
 from linkage.pipeline import CROSSWALK, MODEL, run_job
 from linkage.resolver import (
     _RAW_FIELDS,
+    MAX_SEGMENTS,
     SCALAR_BATCH,
     SCALAR_KEYS,
     Candidate,
@@ -29,6 +31,7 @@ from linkage.resolver import (
 from linkage.store import IdentityStore, StoreError
 from normalizers import schema as s
 from normalizers.checksums import resident_check_char
+from normalizers.errors import ConfigError
 from normalizers.frame import normalize_frame
 from normalizers.reasons import Reason
 
@@ -387,6 +390,38 @@ def test_a_record_linking_two_persons_merges_them(batch: Batch) -> None:
         [person(**{s.RECORD_ID: "no-id"}), person(**{s.RECORD_ID: "with-id", s.ID_NUMBER: ID_A})]
     )
     assert [x.person_id for x in results] == ["PA", "PA"]
+
+
+def test_a_replica_follows_ingests_through_their_deltas(batch: Batch) -> None:
+    # a replica (another process in the service) built from the same records applies each
+    # ingest's delta, pickled as a pipe carries it: merges, created persons and compaction
+    # leave it answering exactly as the resolver that ingested
+    rows = [
+        {**person(**{s.RECORD_ID: "with-id", s.ID_NUMBER: ID_A}), s.PERSON_ID: "PA"},
+        {**person(**{s.RECORD_ID: "no-id"}), s.PERSON_ID: "PB"},
+    ]
+    primary, replica = small_index(batch, rows), small_index(batch, rows)
+    primary.add_listener(lambda delta: replica.apply_delta(pickle.loads(pickle.dumps(delta))))
+    (merged,) = primary.ingest([person(**{s.RECORD_ID: "bridge", s.ID_NUMBER: ID_A})], None)
+    assert merged.action == "merged"
+    for k in range(MAX_SEGMENTS + 2):  # past compaction
+        primary.ingest([person(**{s.RECORD_ID: f"new-{k}", s.NAME: f"测试{k}号"})], None)
+    queries = [
+        person(**{s.RECORD_ID: "no-id"}),
+        person(**{s.RECORD_ID: "bridge", s.ID_NUMBER: ID_A}),
+        *(person(**{s.RECORD_ID: f"new-{k}", s.NAME: f"测试{k}号"}) for k in range(3)),
+        person(**{s.RECORD_ID: None, s.NAME: "测试1号"}),
+    ]
+    assert replica.resolve(queries) == primary.resolve(queries)
+    assert (replica.size, replica.persons) == (primary.size, primary.persons)
+    assert [r.person_id for r in replica.resolve(queries[:2])] == ["PA", "PA"]
+    # a delta that does not continue the replica's index is refused, not applied
+    stale = small_index(batch, rows)
+    captured: list[Any] = []
+    primary.add_listener(captured.append)
+    primary.ingest([person(**{s.RECORD_ID: "late", s.NAME: "测试迟到"})], None)
+    with pytest.raises(ConfigError, match="replicas diverged"):
+        stale.apply_delta(captured[0])
 
 
 def test_ingest_never_puts_two_checked_ids_in_one_person(batch: Batch) -> None:

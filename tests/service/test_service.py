@@ -54,7 +54,12 @@ class Deployment:
 
 @pytest.fixture(
     scope="session",
-    params=[pytest.param("sqlite"), pytest.param("postgres", marks=pytest.mark.postgres)],
+    params=[
+        pytest.param("sqlite"),
+        pytest.param("postgres", marks=pytest.mark.postgres),
+        # single-record resolves served by a resolver replica in a process of its own
+        pytest.param("sqlite-replica"),
+    ],
 )
 def deployment(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, pg_schema_factory: Any
@@ -63,7 +68,7 @@ def deployment(
     records, _truth = generate(PERSONS, seed=11)
     source = base / "records.parquet"
     records.write_parquet(source)
-    if request.param == "sqlite":
+    if request.param.startswith("sqlite"):
         url = f"sqlite:///{base}/identity.db"
         schema = None
         job_url = url
@@ -78,7 +83,8 @@ def deployment(
     keys = {
         role: create_key(store, f"{role}-key", [role]) for role in ("query", "ingest", "steward")
     }
-    app = create_app(url, store_schema=schema, list_ttl=0.0)
+    workers = 1 if request.param.endswith("-replica") else 0
+    app = create_app(url, store_schema=schema, list_ttl=0.0, resolve_workers=workers)
     with LiveServer(app) as server:
         yield Deployment(server.url, store, app, keys, records, crosswalk)
     store.close()
@@ -208,6 +214,35 @@ def test_ingest_attaches_and_creates_then_resolves_as_known(deployment: Deployme
     ]
     assert [(r[s.SOURCE], r[s.RECORD_ID]) for r in person["records"]] == [("bank", "ingest-new-1")]
     assert person["records"][0][s.PHONE] == "130****0000"
+
+
+def test_a_single_resolve_after_an_ingest_sees_it(deployment: Deployment) -> None:
+    # single-record resolves go through the micro-batcher (to a replica when there is
+    # one): an ingest that has answered is in the index they read
+    with deployment.client("ingest") as client, deployment.client("query") as query:
+        for k in range(3):
+            new = {
+                s.SOURCE: "tax",
+                s.RECORD_ID: f"read-your-writes-{k}",
+                s.NAME: f"司马测{'一二三'[k]}",
+                s.BIRTH_DATE: f"1950-0{k + 1}-0{k + 1}",
+                s.SEX: "女",
+                s.PHONE: f"1390000000{k}",
+            }
+            ingested = client.post("/v1/records", json={"purpose": "p", "record": new})
+            assert ingested.status_code == 200, ingested.text
+            person_id = ingested.json()["results"][0]["person_id"]
+            resolved = query.post("/v1/resolve", json={"purpose": "p", "record": new}).json()
+            assert (resolved["results"][0]["status"], resolved["results"][0]["person_id"]) == (
+                "known",
+                person_id,
+            )
+        health = client.get("/healthz").json()
+    replicas = deployment.app.state.service.replicas
+    if replicas is not None:
+        assert health["replicas"] == 1 and replicas.replica_calls >= 3
+    else:
+        assert health["replicas"] == 0
 
 
 def test_persons_follows_merges(deployment: Deployment) -> None:
