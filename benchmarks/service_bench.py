@@ -113,12 +113,13 @@ def free_port() -> int:
 
 
 def start_server(
-    store_url: str, port: int, key: str, log_path: Path
+    store_url: str, port: int, key: str, log_path: Path, workers: int = 0
 ) -> tuple[subprocess.Popen[bytes], float]:
     """Start ``linkage serve`` (its output to ``log_path``) and wait until it answers."""
     import httpx
 
-    command = [sys.executable, "-m", "linkage", "serve", "--store", store_url, "--port", str(port)]
+    command = [sys.executable, "-m", "linkage", "serve", "--store", store_url, "--port", str(port),
+               "--resolve-workers", str(workers)]
     started = time.perf_counter()
     with log_path.open("wb") as log:  # the child keeps its own handle
         server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
@@ -138,18 +139,22 @@ def start_server(
         time.sleep(0.5)
 
 
-def server_rss_mib(pid: int) -> float:
+def _processes(pid: int) -> list[Any]:
+    """The server and its resolver replicas."""
     import psutil
 
-    return psutil.Process(pid).memory_info().rss / 2**20
+    server = psutil.Process(pid)
+    return [server, *server.children(recursive=True)]
+
+
+def server_rss_mib(pid: int) -> float:
+    """Resident memory of the server and its replicas (shared pages counted in each)."""
+    return sum(p.memory_info().rss for p in _processes(pid)) / 2**20
 
 
 def server_cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of the server process so far (all its threads)."""
-    import psutil
-
-    times = psutil.Process(pid).cpu_times()
-    return float(times.user + times.system)
+    """User + system CPU seconds of the server and its replicas so far (all their threads)."""
+    return float(sum(t.user + t.system for t in (p.cpu_times() for p in _processes(pid))))
 
 
 def resolver_calls(url: str, key: str) -> tuple[float, float]:
@@ -285,6 +290,11 @@ def main(argv: list[str] | None = None) -> None:
         "given load, the issue's target is p99 <= 20 ms at 500 requests/s",
     )
     parser.add_argument("--scenarios", default=",".join(sc.name for sc in SCENARIOS))
+    parser.add_argument(
+        "--resolve-workers", type=int, default=1,
+        help="the server's resolver replicas (linkage serve --resolve-workers): 0 serves from "
+        "one process, which holds one core",
+    )
     args = parser.parse_args(argv)
     levels: list[tuple[int, float | None]] = [(int(x), None) for x in args.concurrency.split(",") if x]
     levels += [(OPEN_LOOP_IN_FLIGHT, float(x)) for x in args.rates.split(",") if x]
@@ -302,10 +312,12 @@ def main(argv: list[str] | None = None) -> None:
         store_url = f"sqlite:///{served.resolve()}"
         key = create_key(store_url)
         port = free_port()
-        server, startup = start_server(store_url, port, key, work / "server.log")
+        server, startup = start_server(store_url, port, key, work / "server.log",
+                                       args.resolve_workers)
         url = f"http://127.0.0.1:{port}"
         try:
-            print(f"server up in {startup:.1f} s (index build), RSS {server_rss_mib(server.pid):,.0f} MiB")
+            print(f"server up in {startup:.1f} s (index build) with {args.resolve_workers} resolver "
+                  f"replica(s), RSS {server_rss_mib(server.pid):,.0f} MiB")
             print(f"batch/service agreement on 200 stored records: {check_agreement(url, key, work):.1%}")
             pools = {
                 "stored": _rows(pl.read_parquet(work / "stored.parquet").sample(n=20_000, seed=3, with_replacement=True)),
