@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -429,17 +429,14 @@ def _tf_u(
     return out
 
 
-def _weights(
-    vectors: pl.DataFrame,
-    records: pl.DataFrame | None,
-    model: FSModel,
-    tf_tables: Mapping[str, pl.DataFrame] | None,
-    *,
-    report_tf: bool = False,
-) -> tuple[list[np.ndarray], list[np.ndarray | None]]:
-    """Per comparison: each pair's weight and (``report_tf``) the TF u used (NaN where none)."""
-    weights: list[np.ndarray] = []
-    tf_used: list[np.ndarray | None] = []
+TfFrequency = Callable[["ComparisonParams", np.ndarray], np.ndarray]
+"""(comparison, positions of the pairs at its term-frequency level) -> the relative frequency of
+the value each of those pairs shares (NaN where it shares none known)."""
+
+
+def _levels(vectors: pl.DataFrame, model: FSModel) -> list[np.ndarray]:
+    """Each model comparison's gamma column as an array (a missing level counts as null)."""
+    out = []
     for comp in model.comparisons:
         col = s.GAMMA_PREFIX + comp.name
         if col not in vectors.columns:
@@ -447,23 +444,55 @@ def _weights(
         series = vectors[col]
         if series.null_count():
             series = series.fill_null(0)
-        gamma = series.to_numpy()
+        out.append(series.to_numpy())
+    return out
+
+
+def _vector_tf(
+    vectors: pl.DataFrame,
+    records: pl.DataFrame | None,
+    tf_tables: Mapping[str, pl.DataFrame] | None,
+) -> TfFrequency | None:
+    """Frequencies for the pairs of ``vectors`` from the values in ``records``."""
+    if records is None:
+        return None
+
+    def frequency(comp: ComparisonParams, idx: np.ndarray) -> np.ndarray:
+        assert comp.tf is not None
+        tf_table = (tf_tables or {}).get(comp.tf.column)
+        if tf_table is None:
+            tf_table = term_frequencies(records, comp.tf.column)
+        ends = pl.DataFrame([vectors.get_column(s.ROW_L), vectors.get_column(s.ROW_R)])[
+            pl.Series(idx, dtype=pl.UInt32)
+        ]
+        return _tf_u(records, ends, comp.tf.column, tf_table)
+
+    return frequency
+
+
+def _weights(
+    levels: Sequence[np.ndarray],
+    model: FSModel,
+    tf_frequency: TfFrequency | None,
+    *,
+    report_tf: bool = False,
+) -> tuple[list[np.ndarray], list[np.ndarray | None]]:
+    """Per comparison: each pair's weight and (``report_tf``) the TF u used (NaN where none)."""
+    weights: list[np.ndarray] = []
+    tf_used: list[np.ndarray | None] = []
+    for comp, gamma in zip(model.comparisons, levels, strict=True):
         table = comp.weights()
         if gamma.size and (gamma.min() < 0 or gamma.max() >= table.size):
-            raise SchemaError(f"vectors: {col} holds levels outside 0..{table.size - 1}")
+            raise SchemaError(
+                f"vectors: {s.GAMMA_PREFIX + comp.name} holds levels outside 0..{table.size - 1}"
+            )
         w = table[gamma]
         used = None
-        if comp.tf is not None and records is not None:
+        if comp.tf is not None and tf_frequency is not None:
             level = comp.labels.index(comp.tf.level)
             idx = np.flatnonzero(gamma == level)
             if idx.size:
-                tf_table = (tf_tables or {}).get(comp.tf.column)
-                if tf_table is None:
-                    tf_table = term_frequencies(records, comp.tf.column)
-                ends = pl.DataFrame([vectors.get_column(s.ROW_L), vectors.get_column(s.ROW_R)])[
-                    pl.Series(idx, dtype=pl.UInt32)
-                ]
-                f = _tf_u(records, ends, comp.tf.column, tf_table)
+                f = tf_frequency(comp, idx)
                 params = comp.levels[level]
                 u_adj = np.where(np.isnan(f), params.u, np.maximum(f, params.u))
                 w[idx] = np.log2(params.m / u_adj)
@@ -475,7 +504,25 @@ def _weights(
     return weights, tf_used
 
 
-def _probability(weight: np.ndarray) -> np.ndarray:
+def match_weights(
+    model: FSModel, levels: Sequence[np.ndarray], tf_frequency: TfFrequency | None = None
+) -> np.ndarray:
+    """Each pair's match weight from its level per comparison (``levels``: one array per model
+    comparison, in order): the prior's log2 odds plus each level's weight, the TF level's u
+    replaced by ``tf_frequency`` where it is higher, capped where there is no identity
+    evidence.  :func:`score` computes it from a vectors frame; a caller holding the levels
+    as arrays (the service, for a call's few pairs) calls it directly."""
+    weights, _ = _weights(levels, model, tf_frequency)
+    total = np.full(len(levels[0]) if levels else 0, model.prior_weight, dtype=np.float64)
+    for w in weights:
+        total += w
+    capped = ~_identity(model, levels)
+    np.minimum(total, model.identity_cap_weight, out=total, where=capped)
+    return total
+
+
+def probability(weight: np.ndarray) -> np.ndarray:
+    """Match probability of a match weight (log2 odds): 1 / (1 + 2^-w)."""
     # 1 / (1 + 2^-w); beyond +-1000 bits the probability is 0 or 1 in float64 anyway
     return 1.0 / (1.0 + np.exp2(-np.clip(weight, -1000.0, 1000.0)))
 
@@ -486,12 +533,18 @@ def identity_evidence(vectors: pl.DataFrame, model: FSModel) -> np.ndarray:
     Some comparison must sit at one of its identity levels, and none at one of
     its veto levels.  All true when the model does not require identity evidence.
     """
+    return _identity(
+        model, [vectors[s.GAMMA_PREFIX + c.name].to_numpy() for c in model.comparisons]
+    )
+
+
+def _identity(model: FSModel, levels: Sequence[np.ndarray]) -> np.ndarray:
+    n = len(levels[0]) if levels else 0
     if not model.require_identity_evidence or not any(c.identity_levels for c in model.comparisons):
-        return np.ones(vectors.height, dtype=bool)
-    found = np.zeros(vectors.height, dtype=bool)
-    vetoed = np.zeros(vectors.height, dtype=bool)
-    for comp in model.comparisons:
-        gamma = vectors[s.GAMMA_PREFIX + comp.name].to_numpy()
+        return np.ones(n, dtype=bool)
+    found = np.zeros(n, dtype=bool)
+    vetoed = np.zeros(n, dtype=bool)
+    for comp, gamma in zip(model.comparisons, levels, strict=True):
         if comp.identity_levels:
             found |= np.isin(gamma, [comp.labels.index(label) for label in comp.identity_levels])
         if comp.veto_levels:
@@ -513,17 +566,16 @@ def score(
     ``tf_tables`` (column -> frame of value, ``tf``) overrides the frequencies,
     e.g. to score new records against a store's statistics.
     """
-    weights, _ = _weights(vectors, records, model, tf_tables)
-    total = np.full(vectors.height, model.prior_weight, dtype=np.float64)
-    for w in weights:
-        total += w
-    capped = ~identity_evidence(vectors, model)
-    np.minimum(total, model.identity_cap_weight, out=total, where=capped)
+    levels = _levels(vectors, model)
+    if levels:
+        total = match_weights(model, levels, _vector_tf(vectors, records, tf_tables))
+    else:  # a model without comparisons: the prior alone
+        total = np.full(vectors.height, model.prior_weight, dtype=np.float64)
     stale = [c for c in (s.MATCH_WEIGHT, s.MATCH_PROBABILITY) if c in vectors.columns]
     return (vectors.drop(stale) if stale else vectors).hstack(
         [
             pl.Series(s.MATCH_WEIGHT, total, dtype=pl.Float64),
-            pl.Series(s.MATCH_PROBABILITY, _probability(total), dtype=pl.Float64),
+            pl.Series(s.MATCH_PROBABILITY, probability(total), dtype=pl.Float64),
         ]
     )
 
@@ -612,7 +664,9 @@ def explain_pair(
         schema={s.ROW_L: pl.UInt32, s.ROW_R: pl.UInt32, s.RULE: pl.String},
     )
     vectors = comparison_vectors(records, pair, model.build_comparisons(registry))
-    weights, tf_used = _weights(vectors, records, model, tf_tables, report_tf=True)
+    weights, tf_used = _weights(
+        _levels(vectors, model), model, _vector_tf(vectors, records, tf_tables), report_tf=True
+    )
     terms = []
     for comp, w, used in zip(model.comparisons, weights, tf_used, strict=True):
         level = int(vectors[s.GAMMA_PREFIX + comp.name][0])
@@ -632,6 +686,6 @@ def explain_pair(
         prior_weight=model.prior_weight,
         terms=tuple(terms),
         match_weight=total,
-        match_probability=float(_probability(np.array([total]))[0]),
+        match_probability=float(probability(np.array([total]))[0]),
         capped=capped,
     )

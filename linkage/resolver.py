@@ -60,6 +60,7 @@ from blocking.latin_keys import (
     LATIN_KEYS,
     latin_name_key_of,
 )
+from linkage._similarity import SCALAR_PAIRS, RowView
 from linkage.clustering import (
     AMBIGUOUS,
     DEFAULT_AMBIGUITY_MARGIN,
@@ -67,7 +68,7 @@ from linkage.clustering import (
     RowIndex,
     default_constraints,
 )
-from linkage.comparisons import comparison_vectors
+from linkage.comparisons import ConditionComparison, comparison_vectors
 from linkage.config import JobConfig
 from linkage.identities import (
     EVENT_KIND,
@@ -81,9 +82,12 @@ from linkage.identities import (
 from linkage.latin import LATIN_COMPARISONS
 from linkage.model import (
     TF_VALUE,
+    ComparisonParams,
     FSModel,
     check_model_matches,
     explain_pair,
+    match_weights,
+    probability,
     score,
     term_frequencies,
 )
@@ -270,7 +274,7 @@ class _Scored:
     rows: np.ndarray  # int64 global row per pair
     weights: np.ndarray
     probabilities: np.ndarray
-    frame: pl.DataFrame  # query rows, then the candidate rows
+    frame: pl.DataFrame | None  # query rows, then the candidate rows (None: not kept)
     frame_rows: np.ndarray  # frame position of each pair's candidate
     tf_tables: dict[str, pl.DataFrame]
 
@@ -312,6 +316,11 @@ class Resolver:
         self._reserved = frozenset(reserved_ids)
         self._compare_columns = list(
             dict.fromkeys(c for comp in self._comparisons for c in comp.columns)
+        )
+        # every comparison can decide a few pairs from dicts (Conditions.scalar)
+        self._twins = all(
+            isinstance(comp, ConditionComparison) and comp.conditions().scalar is not None
+            for comp in self._comparisons
         )
         tf_columns = [c.tf.column for c in model.comparisons if c.tf is not None]
         self._tf_columns = [c for c in dict.fromkeys(tf_columns) if c not in self._compare_columns]
@@ -658,7 +667,9 @@ class Resolver:
         queries = self._normalize(rows, resolve=True)
         linkable = np.array([r is None for r in queries.reasons], dtype=bool)
         known = self._known(snap, queries, linkable)
-        scored = self._score(snap.segments, queries, linkable, forced=known, extra=1)
+        scored = self._score(
+            snap.segments, queries, linkable, forced=known, extra=1, keep_frame=explain
+        )
         return self._resolutions(snap, queries, scored, known, top_k=top_k, explain=explain)
 
     def _known(self, snap: _Snapshot, queries: _Queries, linkable: np.ndarray) -> dict[int, int]:
@@ -799,6 +810,7 @@ class Resolver:
 
     def _explain(self, scored: _Scored, pair: int) -> tuple[dict[str, Any], ...]:
         """The prior, each comparison's level and weight, and the identity cap when it applied."""
+        assert scored.frame is not None, "explanations need the compared records' frame"
         e = explain_pair(
             scored.frame,
             int(scored.queries[pair]),
@@ -919,13 +931,16 @@ class Resolver:
         extra: int,
         rule_keys: list[tuple[np.ndarray, np.ndarray]] | None = None,
         before_self: int | None = None,
+        keep_frame: bool = False,
     ) -> _Scored:
         """Block the linkable queries against ``segments``, compare and score every pair.
 
         ``forced`` adds (query, row) pairs blocking may not find (a known
         record's own row).  With ``before_self`` (the offset of a segment
         holding the queries themselves, in order), a query pairs only with the
-        queries before it there.
+        queries before it there.  ``keep_frame``: keep the compared records'
+        frame (explanations need it); a call's few pairs are otherwise scored
+        from dicts (:meth:`_few_pair_weights`), with no frame built.
         """
         if rule_keys is None:
             rule_keys = self._query_rule_keys(queries.frame, np.flatnonzero(linkable))
@@ -942,6 +957,10 @@ class Resolver:
             q, rows = code // span, code % span
         n_queries = queries.frame.height
         unique_rows, inverse = np.unique(rows, return_inverse=True)
+        frame_rows = n_queries + inverse.astype(np.int64)
+        if 0 < q.size < SCALAR_PAIRS and self._twins and not keep_frame:
+            weights = self._few_pair_weights(segments, queries, q, unique_rows, inverse)
+            return _Scored(q, rows, weights, probability(weights), None, frame_rows, {})
         parts = [_columns(queries.frame, self._gathered)]
         bounds = np.searchsorted(unique_rows, [seg.offset for seg in segments] + [2**62])
         for k, seg in enumerate(segments):
@@ -949,7 +968,6 @@ class Resolver:
             if local.size:
                 parts.append(_columns(seg.frame, self._gathered)[pl.Series(local, dtype=pl.UInt32)])
         frame = pl.concat(parts, how="vertical").with_row_index(s.ROW_ID)
-        frame_rows = n_queries + inverse.astype(np.int64)
         pairs = pl.DataFrame(
             [
                 pl.Series(s.ROW_L, q.astype(np.uint32)),
@@ -965,6 +983,47 @@ class Resolver:
         else:
             weights = probabilities = np.empty(0, dtype=np.float64)
         return _Scored(q, rows, weights, probabilities, frame, frame_rows, tf_tables)
+
+    def _few_pair_weights(
+        self,
+        segments: Sequence[_Segment],
+        queries: _Queries,
+        q: np.ndarray,
+        unique_rows: np.ndarray,
+        inverse: np.ndarray,
+    ) -> np.ndarray:
+        """Match weights of a call's few (query, stored record) pairs, the records as dicts end
+        to end: each comparison's scalar twins (what comparison_vectors uses for so few pairs)
+        and the model's match_weights, with no polars frame built per step."""
+        query_rows = _columns(queries.frame, self._gathered).to_dicts()
+        stored_rows = _gather(segments, unique_rows, self._gathered).to_dicts()
+        lefts = [query_rows[i] for i in q.tolist()]
+        rights = [stored_rows[j] for j in inverse.tolist()]
+        levels = [
+            comp.decide(RowView(lefts, rights, comp.conditions()))  # type: ignore[attr-defined]
+            for comp in self._comparisons
+        ]
+
+        def frequency(comp: ComparisonParams, idx: np.ndarray) -> np.ndarray:
+            # the indexed records' frequency of the value both records of a pair share
+            assert comp.tf is not None
+            column = comp.tf.column
+            out = np.full(idx.size, np.nan)
+            shared = [
+                (k, lefts[i][column])
+                for k, i in enumerate(idx.tolist())
+                if lefts[i][column] is not None and lefts[i][column] == rights[i][column]
+            ]
+            if shared:
+                hashes, freqs = self._tf[column]
+                h = pl.Series([v for _, v in shared], dtype=self._schema[column]).hash().to_numpy()
+                pos = np.minimum(np.searchsorted(hashes, h), max(hashes.size - 1, 0))
+                hit = (hashes[pos] == h) if hashes.size else np.zeros(h.size, dtype=bool)
+                at = np.array([k for k, _ in shared], dtype=np.int64)
+                out[at[hit]] = freqs[pos[hit]]
+            return out
+
+        return match_weights(self._model, levels, frequency)
 
     def _score_indexed(self, snap: _Snapshot, rows: np.ndarray) -> _Scored:
         """Indexed records (global ``rows``) scored against the index like queries, minus

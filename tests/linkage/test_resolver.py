@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 import pytest
 from hypothesis import given as hypothesis_given
@@ -155,6 +156,28 @@ def test_raw_hashes_blank_alike_in_python_and_polars(rows: list[list[str | None]
         pl.when(pl.col(c).str.strip_chars() != "").then(pl.col(c)).alias(c) for c in _RAW_FIELDS
     )
     assert _raw_hashes(frame).tolist() == _raw_hashes(blanked).tolist()
+
+
+def test_a_calls_few_pairs_score_alike_from_dicts_and_from_frames(
+    batch: Batch, resolver: Resolver
+) -> None:
+    # a call's few pairs are scored from dicts (scalar twins, match_weights); with the frame
+    # kept (for explanations) they go through comparison_vectors and score: same weights
+    snap = resolver._snapshot
+    seen = 0
+    for row in raw_rows(
+        batch.records.head(80).with_columns(pl.lit(None, pl.String).alias(s.RECORD_ID))
+    ):
+        queries = resolver._normalize([row], resolve=True)
+        linkable = np.array([r is None for r in queries.reasons], dtype=bool)
+        few = resolver._score(snap.segments, queries, linkable, extra=1)
+        framed = resolver._score(snap.segments, queries, linkable, extra=1, keep_frame=True)
+        assert few.frame is None and framed.frame is not None
+        assert np.array_equal(few.rows, framed.rows)
+        assert few.weights.tolist() == framed.weights.tolist()
+        assert few.probabilities.tolist() == framed.probabilities.tolist()
+        seen += few.rows.size
+    assert seen > 80
 
 
 def test_frame_and_record_normalization_give_the_same_answers(
