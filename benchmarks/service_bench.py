@@ -14,7 +14,9 @@ level (that many clients, each waiting for its answer), then open loop at each
 of ``--rates`` (requests sent on a fixed schedule whatever the answers, latency
 counted from when each was due: the latency at a given load).  Prints,
 per scenario, requests/s, records/s and p50/p95/p99 latency as the client saw
-it, plus the server's start-up time (index build) and peak RSS.
+it, the server's own p99 (from its /metrics), the server's CPU cores used and
+records per resolver call, plus the server's start-up time (index build) and
+RSS.
 
 Scenarios: ``resolve`` (one stored record per request, so the answer is known
 and checked against the batch crosswalk), ``resolve_new`` (a held-out record:
@@ -172,6 +174,22 @@ def resolver_calls(url: str, key: str) -> tuple[float, float]:
     )
 
 
+def server_p99_ms(url: str, key: str, endpoint: str) -> float | None:
+    """The server's own p99 latency for ``endpoint`` (gate to response) over its last
+    4,096 requests, from /metrics; None when it has none."""
+    import httpx
+
+    text = httpx.get(f"{url}/metrics", headers={"Authorization": f"Bearer {key}"}, timeout=10).text
+    wanted = f'linkage_request_latency_seconds{{endpoint="{endpoint}",quantile="0.99"}}'
+    for line in text.splitlines():
+        if line.startswith(wanted):
+            return float(line.split()[-1]) * 1000
+    return None
+
+
+METRICS_WINDOW = 4_096  # requests the service's latency summary covers
+
+
 # ----------------------------------------------------------------- driver
 def _rows(frame: pl.DataFrame) -> list[dict[str, Any]]:
     return frame.select(s.RAW_COLUMNS).cast(pl.String).to_dicts()
@@ -326,8 +344,12 @@ def main(argv: list[str] | None = None) -> None:
             # server cores: the server's CPU seconds per second of the scenario (its Python
             # holds one core at most, less what polars runs outside the GIL); batch: records
             # per resolver call after the service's micro-batching
+            # server p99: the service's own latency (gate to response) over the scenario's
+            # last 4,096 requests, when it sent that many; the client's p99 adds the client's
+            # scheduling on the shared cores, the kernel and the connection
             print(f"{'scenario':<14} {'load':>7} {'requests':>8} {'req/s':>8} {'rec/s':>8} "
-                  f"{'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'cores':>6} {'batch':>6}  statuses")
+                  f"{'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'srv p99':>8} {'cores':>6} "
+                  f"{'batch':>6}  statuses")
             for scenario in chosen:
                 for level, rate in levels:
                     if scenario.name == "ingest" and (level > 1 or rate is not None):
@@ -345,10 +367,17 @@ def main(argv: list[str] | None = None) -> None:
                     records_after, calls_after = resolver_calls(url, key)
                     calls = calls_after - calls_before
                     batch = f"{(records_after - records_before) / calls:>6.1f}" if calls else f"{'-':>6}"
+                    served = (
+                        server_p99_ms(url, key, scenario.path)
+                        if r["requests"] >= METRICS_WINDOW
+                        else None
+                    )
+                    server_p99 = f"{served:>8.1f}" if served is not None else f"{'-':>8}"
                     done = r["requests"] / r["seconds"]
                     print(f"{scenario.name:<14} {load:>7} {r['requests']:>8,} {done:>8.1f} "
                           f"{done * scenario.batch:>8.0f} {r['p50']:>8.1f} {r['p95']:>8.1f} "
-                          f"{r['p99']:>8.1f} {cores:>6.2f} {batch}  {r['statuses']}", flush=True)
+                          f"{r['p99']:>8.1f} {server_p99} {cores:>6.2f} {batch}  {r['statuses']}",
+                          flush=True)
             print(f"server RSS at the end {server_rss_mib(server.pid):,.0f} MiB")
         finally:
             server.send_signal(signal.SIGINT)
