@@ -6,8 +6,10 @@ audit writer and the resolve micro-batcher; at shutdown it drains them.
 Resolver work never runs on the event loop: single-record resolves go through
 the micro-batcher to their own thread, batch requests and screening to another
 ("bulk"), ingests to a third, so ingests are serialized; store reads use
-anyio's worker threads.  Every request passes :class:`linkage.service.gate.Gate`
-(authentication, roles, audit, metrics, the catch-all 500).
+anyio's worker threads.  With resolver replicas (``resolve_workers``), resolves
+of either kind go to an idle replica first (:mod:`linkage.service.replica`).
+Every request passes :class:`linkage.service.gate.Gate` (authentication,
+roles, audit, metrics, the catch-all 500).
 
 The OpenAPI schema is served at ``/openapi.json`` to any valid key, like every
 other route (the guide says authenticate every endpoint, and the schema
@@ -405,11 +407,16 @@ def _add_routes(app: FastAPI, svc: _Service) -> None:
             results = [await svc.batcher.resolve(rows[0], top_k=body.top_k, explain=body.explain)]
             context.outcome = results[0].status
         else:
-            resolver = svc.resolver
+            resolver, replicas = svc.resolver, svc.replicas
             svc.metrics.observe_batch(len(rows))
             results = await svc.in_pool(
                 svc.bulk_pool,
-                lambda: resolver.resolve(rows, top_k=body.top_k, explain=body.explain),
+                # an idle replica takes the batch too (else this process resolves it)
+                lambda: (
+                    replicas.resolve(rows, body.top_k, body.explain)
+                    if replicas is not None
+                    else resolver.resolve(rows, top_k=body.top_k, explain=body.explain)
+                ),
             )
             context.outcome = "batch"
         for result in results:

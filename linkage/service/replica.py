@@ -2,9 +2,9 @@
 
 One service process holds the GIL for its resolver and its HTTP layer alike,
 so it uses one core however many it has.  A replica is a child process with a
-:class:`linkage.resolver.Resolver` built from the same store: single-record
-resolves go to an idle replica, and the service process resolves only when
-none is idle.
+:class:`linkage.resolver.Resolver` built from the same store: resolves (single
+records and batches) go to an idle replica, and the service process resolves
+only when none is idle.
 
 Ingests stay in the service process, which alone writes the store.  Each
 ingest's :class:`linkage.resolver.IngestDelta` is sent down every replica's
