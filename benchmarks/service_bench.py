@@ -121,8 +121,9 @@ def start_server(
     """Start ``linkage serve`` (its output to ``log_path``) and wait until it answers."""
     import httpx
 
-    command = [sys.executable, "-m", "linkage", "serve", "--store", store_url, "--port", str(port),
-               "--resolve-workers", str(workers)]
+    command = [sys.executable, "-m", "linkage", "serve", "--store", store_url, "--port", str(port)]
+    if workers:  # only then: the bench also drives versions without the option
+        command += ["--resolve-workers", str(workers)]
     started = time.perf_counter()
     with log_path.open("wb") as log:  # the child keeps its own handle
         server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
