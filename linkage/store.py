@@ -1083,6 +1083,14 @@ class IdentityStore:
         )
 
     @contextmanager
+    def writing(self) -> Iterator[Connection]:
+        """A write transaction that holds the write lock from its start, for a caller that reads
+        before it writes (a deferred SQLite transaction then fails with "database is locked"
+        when another writer, the service's audit writer say, committed in between)."""
+        with self._writing() as conn:
+            yield conn
+
+    @contextmanager
     def _writing(self, attach: Path | None = None) -> Iterator[Connection]:
         """A write transaction that holds the write lock from its start.
 

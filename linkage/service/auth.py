@@ -92,7 +92,7 @@ def create_key(store: IdentityStore, name: str, roles: Iterable[str]) -> str:
     _check_name(name)
     chosen = _check_roles(roles)
     key = KEY_PREFIX + secrets.token_urlsafe(32)
-    with store.engine.begin() as conn:
+    with store.writing() as conn:
         exists = conn.execute(sa.select(api_keys.c.key_id).where(api_keys.c.name == name)).first()
         if exists is not None:
             raise ConfigError(
@@ -134,7 +134,7 @@ def list_keys(store: IdentityStore) -> pl.DataFrame:
 
 def revoke_key(store: IdentityStore, name: str) -> bool:
     """Revoke the key named ``name``; False if there is no such unrevoked key."""
-    with store.engine.begin() as conn:
+    with store.writing() as conn:
         result = conn.execute(
             api_keys.update()
             .where(api_keys.c.name == name)

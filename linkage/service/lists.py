@@ -61,7 +61,7 @@ def load_list(
     if duplicated:
         raise SchemaError(f"list {name}: {duplicated} rows share a ({s.SOURCE}, {s.RECORD_ID}) key")
     loaded_at = datetime.now(UTC)
-    with store.engine.begin() as conn:
+    with store.writing() as conn:
         conn.execute(watchlist_entries.delete().where(watchlist_entries.c.list_name == name))
         conn.execute(watchlists.delete().where(watchlists.c.list_name == name))
         conn.execute(
