@@ -124,15 +124,23 @@ def _fold(text: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
-_LATIN_SEPARATORS_1 = re.compile("[" + re.escape(POLARS_WHITE_SPACE) + ",]+")
+_SEPARATORS_1 = re.compile("[" + re.escape(POLARS_WHITE_SPACE) + ",]+")
+
+
+def latin_text_of(name_latin_norm: str | None) -> str | None:
+    """A Latin name with each run of spaces and commas made one space, stripped: the scalar
+    twin of ``replace_all(r"[\\s,]+", " ").strip_chars()`` (polars' ``\\s`` and strip, exactly)."""
+    if name_latin_norm is None:
+        return None
+    return _SEPARATORS_1.sub(" ", name_latin_norm).strip(POLARS_WHITE_SPACE)
 
 
 def latin_name_key_of(name_latin_norm: str | None) -> str | None:
     """``key_latin_name`` of one record: the scalar twin of the polars key, for a service
     call's few records (tests hold the two together)."""
-    if name_latin_norm is None:
+    text = latin_text_of(name_latin_norm)
+    if text is None:
         return None
-    text = _LATIN_SEPARATORS_1.sub(" ", name_latin_norm).strip(POLARS_WHITE_SPACE)
     tokens = sorted(t for t in text.split(" ") if t)
     return " ".join(tokens) if tokens else None
 

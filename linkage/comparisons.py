@@ -28,6 +28,7 @@ from typing import Any, ClassVar, Final, Literal, Protocol, Self, runtime_checka
 import numpy as np
 import polars as pl
 
+from blocking.latin_keys import latin_text_of
 from linkage._similarity import (
     SCALAR_PAIRS,
     Conditions,
@@ -50,7 +51,6 @@ from linkage._similarity import (
     right,
 )
 from normalizers import schema as s
-from normalizers._vector import POLARS_WHITE_SPACE
 from normalizers.errors import ConfigError, SchemaError
 
 NULL_LEVEL = "null"
@@ -901,7 +901,6 @@ class NameComparison(ConditionComparison):
 
 
 # the name helpers above on one record (scalar twins, see Conditions.scalar)
-_LATIN_SEPARATORS = re.compile("[" + re.escape(POLARS_WHITE_SPACE) + ",]+")
 
 
 def _has_name_1(r: Row) -> bool:
@@ -934,8 +933,7 @@ def _script_mismatch_1(latin_side: Row, han_side: Row) -> bool:
 
 def _latin_text_1(r: Row) -> str | None:
     """The Latin name's tokens joined by one space (``_latin_tokens(...).list.join(" ")``)."""
-    name = r[s.NAME_LATIN_NORM]
-    return None if name is None else _LATIN_SEPARATORS.sub(" ", name).strip(POLARS_WHITE_SPACE)
+    return latin_text_of(r[s.NAME_LATIN_NORM])
 
 
 def _latin_sorted_1(r: Row) -> str | None:
